@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "strata_nvm",
+      "sources": ["nvm/native/strata_nvm.cc"],
+      "cflags_cc": ["-O2", "-std=c++17", "-Wall", "-Wextra"]
+    }
+  ]
+}

@@ -1,0 +1,130 @@
+// Maps an image file MAP_SHARED into a SharedArrayBuffer (the "mapped" NVM backend).
+// See nvm/FORMAT.md and nvm/README.md. Context-aware, so worker threads may load it too.
+//
+// map(fd, reserveBytes) -> SharedArrayBuffer over the whole reserved range. The range is
+//   reserved once; the file is sparse and as long as the range, so the image grows without
+//   remapping. The mapping lives until the last SharedArrayBuffer sharing it (in any thread)
+//   is collected.
+// msync(sab, offsetBytes, lengthBytes) -> flushes the pages covering the range (power-loss mode).
+// lock(fd) -> true if this process now holds an exclusive advisory lock (flock) on the file,
+//   false if another process holds it. The kernel drops the lock when the process dies.
+#include <node.h>
+#include <v8.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <string>
+
+namespace {
+
+using v8::ArrayBuffer;
+using v8::BackingStore;
+using v8::Context;
+using v8::Exception;
+using v8::FunctionCallbackInfo;
+using v8::Isolate;
+using v8::Local;
+using v8::Object;
+using v8::SharedArrayBuffer;
+using v8::String;
+using v8::Value;
+
+void ThrowErrno(Isolate* isolate, const char* what, int err) {
+  std::string message = std::string(what) + " failed: " + std::strerror(err);
+  Local<Value> error =
+      Exception::Error(String::NewFromUtf8(isolate, message.c_str()).ToLocalChecked());
+  isolate->ThrowException(error);
+}
+
+void ThrowType(Isolate* isolate, const char* message) {
+  isolate->ThrowException(
+      Exception::TypeError(String::NewFromUtf8(isolate, message).ToLocalChecked()));
+}
+
+void Unmap(void* data, size_t length, void* /*deleter_data*/) { munmap(data, length); }
+
+void Map(const FunctionCallbackInfo<Value>& args) {
+  Isolate* isolate = args.GetIsolate();
+  Local<Context> context = isolate->GetCurrentContext();
+  if (args.Length() < 2 || !args[0]->IsNumber() || !args[1]->IsNumber()) {
+    ThrowType(isolate, "map(fd, reserveBytes) needs two numbers");
+    return;
+  }
+  int fd = static_cast<int>(args[0]->IntegerValue(context).FromJust());
+  double reserve = args[1]->NumberValue(context).FromJust();
+  long page = sysconf(_SC_PAGESIZE);
+  if (reserve <= 0 || reserve > 9007199254740991.0 ||
+      static_cast<size_t>(reserve) % static_cast<size_t>(page) != 0) {
+    ThrowType(isolate, "reserveBytes must be a positive multiple of the OS page size");
+    return;
+  }
+  size_t length = static_cast<size_t>(reserve);
+  void* data = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (data == MAP_FAILED) {
+    ThrowErrno(isolate, "mmap", errno);
+    return;
+  }
+  std::unique_ptr<BackingStore> store =
+      SharedArrayBuffer::NewBackingStore(data, length, Unmap, nullptr);
+  Local<SharedArrayBuffer> sab = SharedArrayBuffer::New(isolate, std::move(store));
+  args.GetReturnValue().Set(sab);
+}
+
+void Msync(const FunctionCallbackInfo<Value>& args) {
+  Isolate* isolate = args.GetIsolate();
+  Local<Context> context = isolate->GetCurrentContext();
+  if (args.Length() < 3 || !args[0]->IsSharedArrayBuffer() || !args[1]->IsNumber() ||
+      !args[2]->IsNumber()) {
+    ThrowType(isolate, "msync(sab, offsetBytes, lengthBytes) needs a SharedArrayBuffer and two numbers");
+    return;
+  }
+  Local<SharedArrayBuffer> sab = args[0].As<SharedArrayBuffer>();
+  std::shared_ptr<BackingStore> store = sab->GetBackingStore();
+  double offset = args[1]->NumberValue(context).FromJust();
+  double length = args[2]->NumberValue(context).FromJust();
+  size_t size = store->ByteLength();
+  if (offset < 0 || length < 0 || offset + length > static_cast<double>(size)) {
+    ThrowType(isolate, "msync range is outside the mapping");
+    return;
+  }
+  if (length == 0) return;
+  size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  size_t start = static_cast<size_t>(offset) / page * page;
+  size_t end = static_cast<size_t>(offset + length);
+  char* base = static_cast<char*>(store->Data());
+  if (msync(base + start, end - start, MS_SYNC) != 0) {
+    ThrowErrno(isolate, "msync", errno);
+  }
+}
+
+void Lock(const FunctionCallbackInfo<Value>& args) {
+  Isolate* isolate = args.GetIsolate();
+  Local<Context> context = isolate->GetCurrentContext();
+  if (args.Length() < 1 || !args[0]->IsNumber()) {
+    ThrowType(isolate, "lock(fd) needs a number");
+    return;
+  }
+  int fd = static_cast<int>(args[0]->IntegerValue(context).FromJust());
+  if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+    args.GetReturnValue().Set(true);
+    return;
+  }
+  if (errno == EWOULDBLOCK) {
+    args.GetReturnValue().Set(false);
+    return;
+  }
+  ThrowErrno(isolate, "flock", errno);
+}
+
+}  // namespace
+
+NODE_MODULE_INIT(/* exports, module, context */) {
+  NODE_SET_METHOD(exports, "map", Map);
+  NODE_SET_METHOD(exports, "msync", Msync);
+  NODE_SET_METHOD(exports, "lock", Lock);
+  (void)module;
+  (void)context;
+}
