@@ -78,12 +78,18 @@ export interface NvmImageApi {
   freePages(pageIndex: number, count: number): void;
   pageKind(pageIndex: number): number;
   pageOwner(pageIndex: number): number;
+  /** Pages in the run that allocPages returned starting at `pageIndex` (added for recovery). */
+  pageRunLength(pageIndex: number): number;
   /** A persisted u32 per page that its owner may use (e.g. a slot bitmap). */
   pageAux(pageIndex: number): number;
   /** Sets the aux word with one atomic store and persists it. */
   setPageAux(pageIndex: number, value: number): void;
   /** Calls `visit` for every allocated page (first page of each run) of `kind` [and `owner`]. */
-  forEachPage(kind: PageKindValue, owner: number | undefined, visit: (pageIndex: number) => void): void;
+  forEachPage(
+    kind: PageKindValue,
+    owner: number | undefined,
+    visit: (pageIndex: number) => void,
+  ): void;
 
   /** 32 persisted u64 root words in the superblock, for structures to anchor themselves. */
   readonly rootCount: number;

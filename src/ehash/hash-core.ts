@@ -1,0 +1,95 @@
+/**
+ * The views one thread holds on one table: the image's words, the header's position, the lock
+ * words and the volatile runtime words. Structural code (structure.ts, recovery.ts) takes this
+ * instead of the public class so that it has no access to the per-handle state.
+ */
+
+import type { NvmImageApi } from '../../nvm/types.js';
+import { assert } from '../assert.js';
+import type { BucketAllocator } from './bucket-allocator.js';
+import {
+  BUCKET_BYTES,
+  BUCKET_WORDS,
+  H_INTENT_A,
+  H_INTENT_B,
+  H_INTENT_BYTES,
+  H_INTENT_DEPTH,
+  H_INTENT_OP,
+  H_INTENT_PATTERN,
+  IntentOp,
+  PAGE_BYTES,
+} from './layout.js';
+
+export interface HashCore {
+  readonly image: NvmImageApi;
+  readonly words: Uint32Array;
+  readonly lockWords: Int32Array;
+  readonly runtime: Int32Array;
+  readonly allocator: BucketAllocator;
+  /** The header page; also the owner id of every page of this table. */
+  readonly headerPage: number;
+  /** Word index of the header's first word in `words`. */
+  readonly headerWord: number;
+  /** Word index of the DIR commit word. */
+  readonly dirWordIndex: number;
+  /** Bucket ids at or above this cannot exist in the image. */
+  readonly bucketIdLimit: number;
+}
+
+export function headerWordIndex(core: HashCore, byteOffset: number): number {
+  return core.headerWord + byteOffset / 4;
+}
+
+export function persistHeader(core: HashCore, byteOffset: number, lengthBytes: number): void {
+  core.image.persist(core.headerPage * PAGE_BYTES + byteOffset, lengthBytes);
+}
+
+export function persistBucketState(core: HashCore, bucketId: number): void {
+  core.image.persist(bucketId * BUCKET_BYTES, 4);
+}
+
+export function bucketBase(bucketId: number): number {
+  return bucketId * BUCKET_WORDS;
+}
+
+export type IntentOpValue = (typeof IntentOp)[keyof typeof IntentOp];
+
+export interface Intent {
+  readonly op: IntentOpValue;
+  readonly bucketA: number;
+  readonly bucketB: number;
+  readonly depth: number;
+  readonly pattern: number;
+}
+
+/**
+ * Logs a structural change before it touches shared structure: arguments first, persisted, then
+ * the op word as the commit point. Requires: caller holds DIR_MUTEX and no intent is in flight.
+ */
+export function writeIntentLocked(core: HashCore, intent: Intent): void {
+  const words = core.words;
+  assert(words[headerWordIndex(core, H_INTENT_OP)] === IntentOp.none, 'one intent at a time');
+  words[headerWordIndex(core, H_INTENT_A)] = intent.bucketA;
+  words[headerWordIndex(core, H_INTENT_B)] = intent.bucketB;
+  words[headerWordIndex(core, H_INTENT_DEPTH)] = intent.depth;
+  words[headerWordIndex(core, H_INTENT_PATTERN)] = intent.pattern;
+  persistHeader(core, H_INTENT_A, H_INTENT_BYTES - 4);
+  Atomics.store(words, headerWordIndex(core, H_INTENT_OP), intent.op);
+  persistHeader(core, H_INTENT_OP, 4);
+}
+
+export function clearIntentLocked(core: HashCore): void {
+  Atomics.store(core.words, headerWordIndex(core, H_INTENT_OP), IntentOp.none);
+  persistHeader(core, H_INTENT_OP, 4);
+}
+
+export function readIntent(core: HashCore): Intent {
+  const words = core.words;
+  return {
+    op: words[headerWordIndex(core, H_INTENT_OP)]! as IntentOpValue,
+    bucketA: words[headerWordIndex(core, H_INTENT_A)]!,
+    bucketB: words[headerWordIndex(core, H_INTENT_B)]!,
+    depth: words[headerWordIndex(core, H_INTENT_DEPTH)]!,
+    pattern: words[headerWordIndex(core, H_INTENT_PATTERN)]!,
+  };
+}

@@ -1,0 +1,39 @@
+/**
+ * The hash table's volatile shared state: one Int32Array over a SharedArrayBuffer that the opener
+ * creates zeroed on every open and hands to attached threads. Nothing here is persisted; recovery
+ * rebuilds it. Int32 word offsets; hot words sit on their own 64-byte line.
+ *
+ * | word            | written by                          | read by                      |
+ * |-----------------|-------------------------------------|------------------------------|
+ * | DIR_MUTEX       | structural changes (split, merge)   | structural changes           |
+ * | BUCKET_COUNT    | under DIR_MUTEX                     | stats()                      |
+ * | BUCKET_PAGES    | under DIR_MUTEX                     | stats()                      |
+ * | AT_GLOBAL_DEPTH | under DIR_MUTEX (after DERIVED_KNOWN)| merge, to decide on halving  |
+ * | DERIVED_KNOWN   | under DIR_MUTEX                     | under DIR_MUTEX              |
+ * | SIZE_BASE_*     | open (clean) or first size() scan   | size                         |
+ * | HANDLE_SLOTS_*  | attach / close (CAS)                | attach / close               |
+ * | COUNTERS + 16*k | only the thread owning slot k       | size (Atomics.load)          |
+ * | FREE_TOP        | under DIR_MUTEX                     | under DIR_MUTEX              |
+ * | FREE_STACK + i  | under DIR_MUTEX: bucket pages with a free bucket                   |
+ */
+export const DIR_MUTEX = 0;
+export const BUCKET_COUNT = 16;
+export const BUCKET_PAGES = 17;
+export const AT_GLOBAL_DEPTH = 18;
+export const DERIVED_KNOWN = 19;
+export const SIZE_KNOWN = 20;
+export const SIZE_MUTEX = 21;
+/** Key count at open (or at the first scan), as two u32 halves. */
+export const SIZE_BASE_LO = 22;
+export const SIZE_BASE_HI = 23;
+export const HANDLE_SLOTS_LO = 32;
+export const HANDLE_SLOTS_HI = 33;
+export const HANDLE_SLOT_COUNT = 64;
+export const COUNTERS = 64;
+export const COUNTER_STRIDE = 16;
+export const FREE_TOP = COUNTERS + HANDLE_SLOT_COUNT * COUNTER_STRIDE;
+export const FREE_STACK = FREE_TOP + 16;
+
+export function runtimeWordCount(pageCountMax: number): number {
+  return FREE_STACK + pageCountMax;
+}

@@ -1,0 +1,301 @@
+/**
+ * Structural changes of the extendible hash: bucket split, directory doubling, bucket merge and
+ * directory halving. Each is ordered so that a crash between any two persists leaves either the
+ * old structure, or an intent record that recovery (recovery.ts) redoes to the new one:
+ *
+ *   split B (depth d) -> B + N (depth d+1)      merge E (empty, depth d) into buddy M
+ *   1. write N's slots and state, persist N     1. log intent {merge, E, M, d, pattern}
+ *   2. log intent {split, B, N, d, pattern}     2. point E's entries at M, persist
+ *   3. mark N used in its page bitmap           3. M.depth = d-1 (one state store), persist
+ *   4. point half of B's entries at N, persist  4. mark E free in its page bitmap
+ *   5. B.state = kept bits, d+1; persist        5. clear intent
+ *   6. clear intent
+ *
+ * Doubling and halving build the new directory in fresh pages and commit it with one store of the
+ * DIR word; the old directory is freed afterwards (a crash in between leaks pages that recovery
+ * reclaims by kind and owner).
+ *
+ * Thread model: every function here requires its caller to hold the bucket lock named in its
+ * `Requires:` line; the functions take DIR_MUTEX themselves, after the bucket lock (lock order:
+ * bucket, then DIR_MUTEX, then the image's allocator). A second bucket is only ever try-locked.
+ * Readers never lock: they re-check the DIR word and their directory entry after reading a bucket.
+ */
+
+import { PageKind } from '../../nvm/types.js';
+import { assert, invariantsEnabled } from '../assert.js';
+import { StrataError } from '../errors.js';
+import { mutexLock, mutexUnlock } from '../sync/mutex.js';
+import { seqMutexLock, seqMutexTryLock, seqMutexUnlock } from '../sync/seq-mutex.js';
+import {
+  bucketBase,
+  clearIntentLocked,
+  type HashCore,
+  persistBucketState,
+  persistHeader,
+  writeIntentLocked,
+} from './hash-core.js';
+import { hashKey } from './key-words.js';
+import {
+  BUCKET_BYTES,
+  BUCKET_HEADER_WORDS,
+  DIRECTORY_ENTRIES_PER_PAGE,
+  DIRECTORY_PAGE_LIMIT,
+  directoryPages,
+  dirWordDepth,
+  dirWordPage,
+  encodeDirWord,
+  GLOBAL_DEPTH_MAX,
+  H_DIR,
+  INITIAL_GLOBAL_DEPTH,
+  IntentOp,
+  PAGE_BYTES,
+  SLOT_WORDS,
+  SLOTS_PER_BUCKET,
+  stateBitmap,
+  stateDepth,
+  stateWord,
+} from './layout.js';
+import { AT_GLOBAL_DEPTH, DERIVED_KNOWN, DIR_MUTEX } from './runtime-layout.js';
+
+/**
+ * Splits a full bucket in two, doubling the directory first if the bucket is at global depth.
+ * Requires: caller holds the lock of `bucketId`, which its directory entry for `hash` names.
+ */
+export function splitBucketLocked(core: HashCore, bucketId: number, hash: number): void {
+  mutexLock(core.runtime, DIR_MUTEX);
+  try {
+    const state = core.words[bucketBase(bucketId)]!;
+    const depth = stateDepth(state);
+    if (depth >= GLOBAL_DEPTH_MAX) {
+      throw new StrataError(
+        'ERR_NVM_FULL',
+        `bucket ${bucketId} cannot split: ${SLOTS_PER_BUCKET + 1} keys share all ${depth} hash bits used`,
+      );
+    }
+    if (depth === dirWordDepth(Atomics.load(core.words, core.dirWordIndex))) {
+      doubleDirectoryLocked(core);
+    }
+    const pattern = hash & (2 ** depth - 1);
+    const newId = core.allocator.chooseLocked();
+    seqMutexLock(core.lockWords, newId);
+    try {
+      const kept = fillSplitBucket(core, bucketId, newId, depth);
+      writeIntentLocked(core, {
+        op: IntentOp.split,
+        bucketA: bucketId,
+        bucketB: newId,
+        depth,
+        pattern,
+      });
+      core.allocator.commitLocked(newId);
+      pointEntriesLocked(core, pattern | (2 ** depth), depth + 1, newId);
+      Atomics.store(core.words, bucketBase(bucketId), stateWord(kept, depth + 1));
+      persistBucketState(core, bucketId);
+      clearIntentLocked(core);
+    } finally {
+      seqMutexUnlock(core.lockWords, newId);
+    }
+    const globalDepth = dirWordDepth(Atomics.load(core.words, core.dirWordIndex));
+    if (core.runtime[DERIVED_KNOWN] === 1 && depth + 1 === globalDepth) {
+      core.runtime[AT_GLOBAL_DEPTH]! += 2;
+    }
+  } finally {
+    mutexUnlock(core.runtime, DIR_MUTEX);
+  }
+}
+
+/**
+ * Copies the slots of `bucketId` whose hash has bit `depth` set into the fresh bucket `newId`,
+ * persists it, and returns the bitmap of the slots `bucketId` keeps. Touches only `newId`.
+ */
+function fillSplitBucket(core: HashCore, bucketId: number, newId: number, depth: number): number {
+  const words = core.words;
+  const oldBase = bucketBase(bucketId);
+  const newBase = bucketBase(newId);
+  let kept = stateBitmap(words[oldBase]!);
+  let moved = 0;
+  let target = 0;
+  for (let slot = 0; slot < SLOTS_PER_BUCKET; slot++) {
+    if ((kept & (1 << slot)) === 0) continue;
+    const from = oldBase + BUCKET_HEADER_WORDS + slot * SLOT_WORDS;
+    if (((hashKey(words[from + 1]!, words[from]!) >>> depth) & 1) === 0) continue;
+    const to = newBase + BUCKET_HEADER_WORDS + target * SLOT_WORDS;
+    words.copyWithin(to, from, from + SLOT_WORDS);
+    moved |= 1 << target;
+    target++;
+    kept &= ~(1 << slot);
+  }
+  words[newBase + 1] = 0;
+  words[newBase + 2] = 0;
+  words[newBase + 3] = 0;
+  words[newBase] = stateWord(moved, depth + 1);
+  core.image.persist(newId * BUCKET_BYTES, BUCKET_BYTES);
+  return kept;
+}
+
+/**
+ * Points every directory entry whose low `patternBits` bits equal `pattern` at `bucketId`, then
+ * persists the span written. Requires: DIR_MUTEX held.
+ */
+export function pointEntriesLocked(
+  core: HashCore,
+  pattern: number,
+  patternBits: number,
+  bucketId: number,
+): void {
+  const dirWord = Atomics.load(core.words, core.dirWordIndex);
+  const globalDepth = dirWordDepth(dirWord);
+  assert(patternBits <= globalDepth, 'a bucket is never deeper than the directory');
+  const base = dirWordPage(dirWord) * DIRECTORY_ENTRIES_PER_PAGE;
+  const count = 2 ** (globalDepth - patternBits);
+  const stride = 2 ** patternBits;
+  for (let index = 0; index < count; index++) {
+    Atomics.store(core.words, base + pattern + index * stride, bucketId);
+  }
+  const firstByte = (base + pattern) * 4;
+  core.image.persist(firstByte, ((count - 1) * stride + 1) * 4);
+}
+
+/** Requires: DIR_MUTEX held. Throws ERR_NVM_FULL with nothing changed if pages run out. */
+function doubleDirectoryLocked(core: HashCore): void {
+  const dirWord = Atomics.load(core.words, core.dirWordIndex);
+  const globalDepth = dirWordDepth(dirWord);
+  if (globalDepth >= GLOBAL_DEPTH_MAX) {
+    throw new StrataError(
+      'ERR_NVM_FULL',
+      `the directory reached its limit of 2^${GLOBAL_DEPTH_MAX} entries`,
+    );
+  }
+  const oldPage = dirWordPage(dirWord);
+  const newPage = allocateDirectory(core, globalDepth + 1);
+  const entries = 2 ** globalDepth;
+  const oldBase = oldPage * DIRECTORY_ENTRIES_PER_PAGE;
+  const newBase = newPage * DIRECTORY_ENTRIES_PER_PAGE;
+  core.words.copyWithin(newBase, oldBase, oldBase + entries);
+  core.words.copyWithin(newBase + entries, oldBase, oldBase + entries);
+  core.image.persist(newPage * PAGE_BYTES, entries * 2 * 4);
+  commitDirectoryLocked(core, newPage, globalDepth + 1);
+  core.image.freePages(oldPage, directoryPages(globalDepth));
+  core.runtime[AT_GLOBAL_DEPTH] = 0;
+  core.runtime[DERIVED_KNOWN] = 1;
+}
+
+/**
+ * Merges the empty bucket `emptyId` into its buddy when the buddy has the same local depth and
+ * its lock is free at once; otherwise leaves things as they are (a later remove tries again).
+ * Then halves the directory while no bucket uses its full depth.
+ * Requires: caller holds the lock of `emptyId`, which its directory entry for `hash` names.
+ */
+export function tryMergeLocked(core: HashCore, emptyId: number, hash: number): void {
+  mutexLock(core.runtime, DIR_MUTEX);
+  try {
+    const state = core.words[bucketBase(emptyId)]!;
+    const depth = stateDepth(state);
+    if (stateBitmap(state) !== 0 || depth === 0) return;
+    const dirWord = Atomics.load(core.words, core.dirWordIndex);
+    const base = dirWordPage(dirWord) * DIRECTORY_ENTRIES_PER_PAGE;
+    const pattern = hash & (2 ** depth - 1);
+    const buddyId = Atomics.load(core.words, base + (pattern ^ (2 ** (depth - 1))));
+    assert(buddyId !== emptyId, 'buddies at the same depth are different buckets');
+    if (stateDepth(Atomics.load(core.words, bucketBase(buddyId))) !== depth) return;
+    if (!seqMutexTryLock(core.lockWords, buddyId)) return;
+    try {
+      const buddyState = core.words[bucketBase(buddyId)]!;
+      if (stateDepth(buddyState) !== depth) return;
+      writeIntentLocked(core, {
+        op: IntentOp.merge,
+        bucketA: emptyId,
+        bucketB: buddyId,
+        depth,
+        pattern,
+      });
+      pointEntriesLocked(core, pattern, depth, buddyId);
+      Atomics.store(core.words, bucketBase(buddyId), stateWord(stateBitmap(buddyState), depth - 1));
+      persistBucketState(core, buddyId);
+      core.allocator.releaseLocked(emptyId);
+      clearIntentLocked(core);
+    } finally {
+      seqMutexUnlock(core.lockWords, buddyId);
+    }
+    if (core.runtime[DERIVED_KNOWN] === 1 && depth === dirWordDepth(dirWord)) {
+      core.runtime[AT_GLOBAL_DEPTH]! -= 2;
+    }
+    halveWhilePossibleLocked(core);
+  } finally {
+    mutexUnlock(core.runtime, DIR_MUTEX);
+  }
+}
+
+/** Requires: DIR_MUTEX held. Halving is an optimisation: out of pages, it simply stops. */
+function halveWhilePossibleLocked(core: HashCore): void {
+  for (let round = 0; round < GLOBAL_DEPTH_MAX; round++) {
+    const dirWord = Atomics.load(core.words, core.dirWordIndex);
+    const globalDepth = dirWordDepth(dirWord);
+    if (globalDepth <= INITIAL_GLOBAL_DEPTH) return;
+    if (countBucketsAtGlobalDepthLocked(core) !== 0) return;
+    let newPage: number;
+    try {
+      newPage = allocateDirectory(core, globalDepth - 1);
+    } catch (error) {
+      if (error instanceof StrataError && error.code === 'ERR_NVM_FULL') return;
+      throw error;
+    }
+    const oldPage = dirWordPage(dirWord);
+    const entries = 2 ** (globalDepth - 1);
+    const newBase = newPage * DIRECTORY_ENTRIES_PER_PAGE;
+    core.words.copyWithin(
+      newBase,
+      oldPage * DIRECTORY_ENTRIES_PER_PAGE,
+      oldPage * DIRECTORY_ENTRIES_PER_PAGE + entries,
+    );
+    core.image.persist(newPage * PAGE_BYTES, entries * 4);
+    commitDirectoryLocked(core, newPage, globalDepth - 1);
+    core.image.freePages(oldPage, directoryPages(globalDepth));
+    core.runtime[DERIVED_KNOWN] = 0;
+  }
+}
+
+/**
+ * The number of buckets whose local depth equals the global depth: each has exactly one entry,
+ * whose sibling entry (top bit flipped) names another bucket. Cached in AT_GLOBAL_DEPTH and kept
+ * up to date by split, merge and doubling; computed by one directory pass when unknown.
+ * Requires: DIR_MUTEX held.
+ */
+export function countBucketsAtGlobalDepthLocked(core: HashCore): number {
+  if (core.runtime[DERIVED_KNOWN] === 1) {
+    if (invariantsEnabled) assert(core.runtime[AT_GLOBAL_DEPTH] === scanAtGlobalDepth(core));
+    return core.runtime[AT_GLOBAL_DEPTH]!;
+  }
+  const count = scanAtGlobalDepth(core);
+  core.runtime[AT_GLOBAL_DEPTH] = count;
+  core.runtime[DERIVED_KNOWN] = 1;
+  return count;
+}
+
+function scanAtGlobalDepth(core: HashCore): number {
+  const dirWord = Atomics.load(core.words, core.dirWordIndex);
+  const globalDepth = dirWordDepth(dirWord);
+  if (globalDepth === 0) return 1;
+  const base = dirWordPage(dirWord) * DIRECTORY_ENTRIES_PER_PAGE;
+  const half = 2 ** (globalDepth - 1);
+  let count = 0;
+  for (let index = 0; index < half; index++) {
+    if (core.words[base + index] !== core.words[base + index + half]) count += 2;
+  }
+  return count;
+}
+
+function allocateDirectory(core: HashCore, globalDepth: number): number {
+  const pages = directoryPages(globalDepth);
+  const firstPage = core.image.allocPages(pages, PageKind.ehashDirectory, core.headerPage);
+  if (firstPage >= DIRECTORY_PAGE_LIMIT) {
+    core.image.freePages(firstPage, pages);
+    throw new StrataError('ERR_NVM_FULL', 'the directory must start below page 2^27 (512 GiB)');
+  }
+  return firstPage;
+}
+
+function commitDirectoryLocked(core: HashCore, firstPage: number, globalDepth: number): void {
+  Atomics.store(core.words, core.dirWordIndex, encodeDirWord(firstPage, globalDepth));
+  persistHeader(core, H_DIR, 4);
+}
