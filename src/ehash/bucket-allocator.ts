@@ -9,7 +9,7 @@
 
 import { type NvmImageApi, PageKind } from '../../nvm/types.js';
 import { assert } from '../assert.js';
-import { BUCKETS_PER_PAGE, PAGE_BUCKETS_FULL, popcount16 } from './layout.js';
+import { BUCKETS_PER_PAGE, lockWordOf, PAGE_BUCKETS_FULL, popcount16 } from './layout.js';
 import { BUCKET_COUNT, BUCKET_PAGES, FREE_STACK, FREE_TOP } from './runtime-layout.js';
 
 export class BucketAllocator {
@@ -25,9 +25,10 @@ export class BucketAllocator {
 
   /**
    * Rebuilds the free stack and the bucket counts from the page table. Runs at open, before any
-   * other thread can see the table. Pages with no used bucket go back to the image.
+   * other thread can see the table. Pages with no used bucket go back to the image. With
+   * `resetLocks`, every bucket's lock word is cleared (they are volatile state).
    */
-  rebuild(): void {
+  rebuild(resetLocks: boolean): void {
     let top = 0;
     let buckets = 0;
     let pages = 0;
@@ -40,6 +41,11 @@ export class BucketAllocator {
       }
       pages++;
       buckets += popcount16(used);
+      if (resetLocks) {
+        const first = pageIndex * BUCKETS_PER_PAGE;
+        for (let slot = 0; slot < BUCKETS_PER_PAGE; slot++)
+          this.image.words[lockWordOf(first + slot)] = 0;
+      }
       if (used !== PAGE_BUCKETS_FULL) this.runtime[FREE_STACK + top++] = pageIndex;
     });
     for (const pageIndex of empty) this.image.freePages(pageIndex, 1);

@@ -23,7 +23,8 @@ import {
 export interface HashCore {
   readonly image: NvmImageApi;
   readonly words: Uint32Array;
-  readonly lockWords: Int32Array;
+  /** Int32 view of the image: word `bucketId * 64 + 1` is a bucket's seq-mutex. */
+  readonly bucketLocks: Int32Array;
   readonly runtime: Int32Array;
   readonly allocator: BucketAllocator;
   /** The header page; also the owner id of every page of this table. */
@@ -32,8 +33,6 @@ export interface HashCore {
   readonly headerWord: number;
   /** Word index of the DIR commit word. */
   readonly dirWordIndex: number;
-  /** Bucket ids at or above this cannot exist in the image. */
-  readonly bucketIdLimit: number;
 }
 
 export function headerWordIndex(core: HashCore, byteOffset: number): number {

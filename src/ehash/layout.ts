@@ -3,14 +3,16 @@
  * See FORMAT.md beside this file; every constant here is on disk: never renumber.
  *
  * A bucket is 256 bytes and a page holds exactly 16 of them, so a bucket's id is its byte offset
- * divided by 256: `bucketId = pageIndex * 16 + slotInPage`. That id is also the index of the
- * bucket's lock word in `NvmImage.lockWords` (one word per 256-byte unit).
+ * divided by 256: `bucketId = pageIndex * 16 + slotInPage`.
  *
  *   bucket (256 bytes, u32 words, little-endian)
  *   +--------+--------+--------+--------+------------------------------------------+
- *   | state  | spare  | spare  | spare  | 15 slots x 16 bytes: keyLo keyHi valLo valHi |
+ *   | state  | lock   | spare  | spare  | 15 slots x 16 bytes: keyLo keyHi valLo valHi |
  *   +--------+--------+--------+--------+------------------------------------------+
  *   state = slot bitmap (bits 0..14) | local depth << 16 (bits 16..21)
+ *   lock  = the bucket's seq-mutex (src/sync/seq-mutex.ts): volatile, reset on open after an
+ *           unclean shutdown. It shares the state word's cache line, so a lookup touches one
+ *           line for both (a separate lock table cost one more cache miss per operation).
  */
 import { assert } from '../assert.js';
 
@@ -25,6 +27,8 @@ export const SLOT_WORDS = SLOT_BYTES / 4;
 export const SLOTS_PER_BUCKET = 15;
 /** Word offset of slot 0 inside a bucket: the state word and three spare words come first. */
 export const BUCKET_HEADER_WORDS = 4;
+/** Word offset of the bucket's lock word inside the bucket. */
+export const BUCKET_LOCK_WORD = 1;
 export const SLOT_MASK_FULL = (1 << SLOTS_PER_BUCKET) - 1;
 export const STATE_DEPTH_SHIFT = 16;
 export const PAGE_BUCKETS_FULL = (1 << BUCKETS_PER_PAGE) - 1;
@@ -98,6 +102,11 @@ export function stateBitmap(state: U32): number {
 
 export function stateDepth(state: U32): number {
   return (state >>> STATE_DEPTH_SHIFT) & 63;
+}
+
+/** Index of a bucket's lock word in an Int32Array view of the image. */
+export function lockWordOf(bucketId: number): number {
+  return bucketId * BUCKET_WORDS + BUCKET_LOCK_WORD;
 }
 
 export function popcount16(bits: number): number {

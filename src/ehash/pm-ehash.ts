@@ -33,6 +33,7 @@ import {
   directoryPages,
   dirWordDepth,
   H_DIR,
+  lockWordOf,
   PAGE_BYTES,
   SLOT_MASK_FULL,
   SLOT_WORDS,
@@ -98,10 +99,9 @@ export class PmEHash {
   private readonly core: HashCore;
   private readonly words: Uint32Array;
   private readonly words64: BigUint64Array;
-  private readonly lockWords: Int32Array;
+  private readonly bucketLocks: Int32Array;
   private readonly runtime: Int32Array;
   private readonly dirWordIndex: number;
-  private readonly bucketIdLimit: number;
   private readonly counterIndex: number;
   private readonly handleSlot: number;
   private readonly owner: boolean;
@@ -117,22 +117,20 @@ export class PmEHash {
     this.image = image;
     this.words = image.words;
     this.words64 = image.words64;
-    this.lockWords = image.lockWords;
+    this.bucketLocks = new Int32Array(image.buffer);
     this.runtime = new Int32Array(runtime);
     this.owner = owner;
-    this.bucketIdLimit = image.pageCountMax * BUCKETS_PER_PAGE;
     const headerWord = headerPage * (PAGE_BYTES / 4);
     this.dirWordIndex = headerWord + H_DIR / 4;
     this.core = {
       image,
       words: image.words,
-      lockWords: image.lockWords,
+      bucketLocks: this.bucketLocks,
       runtime: this.runtime,
       allocator: new BucketAllocator(image, this.runtime, headerPage),
       headerPage,
       headerWord,
       dirWordIndex: this.dirWordIndex,
-      bucketIdLimit: this.bucketIdLimit,
     };
     this.handleSlot = owner ? 0 : claimHandleSlot(this.runtime);
     this.counterIndex = COUNTERS + (this.handleSlot % HANDLE_SLOT_COUNT) * COUNTER_STRIDE;
@@ -189,7 +187,9 @@ export class PmEHash {
     const core = this.core;
     redoIntent(core);
     if (!this.image.wasCleanShutdown) reclaimLeakedDirectories(core);
-    core.allocator.rebuild();
+    // Lock words live in the buckets. Memory is the file on the mapped backend, so after a clean
+    // close they are all free; otherwise a crashed holder or a persisted copy may have left one set.
+    core.allocator.rebuild(this.image.backend !== 'mapped' || !this.image.wasCleanShutdown);
     const saved = readSavedSize(core);
     const keys = saved ?? countKeys(core);
     this.runtime[SIZE_BASE_LO] = keys % 2 ** 32;
@@ -259,12 +259,12 @@ export class PmEHash {
           this.image.persist(at * 4, SLOT_WORDS * 4);
           Atomics.store(words, base, state | (1 << slot));
           this.image.persist(base * 4, 4);
-          Atomics.add(this.runtime, this.counterIndex, 1);
+          this.countKeys(1);
           return true;
         }
         splitBucketLocked(this.core, bucketId, hash);
       } finally {
-        seqMutexUnlock(this.lockWords, bucketId);
+        seqMutexUnlock(this.bucketLocks, lockWordOf(bucketId));
       }
     }
     throw new StrataError('ERR_BUSY', 'insert did not find room after repeated bucket splits');
@@ -275,14 +275,16 @@ export class PmEHash {
     this.checkOpen();
     const hash = hashKey(keyHigh, keyLow);
     const words = this.words;
-    const lockWords = this.lockWords;
+    const bucketLocks = this.bucketLocks;
     for (let attempt = 0; attempt < RETRY_LIMIT; attempt++) {
       const dirWord = Atomics.load(words, this.dirWordIndex);
       const entry =
         (dirWord >>> 5) * DIRECTORY_ENTRIES_PER_PAGE + (hash & (2 ** (dirWord & 31) - 1));
       const bucketId = Atomics.load(words, entry);
-      if (bucketId === 0 || bucketId >= this.bucketIdLimit) continue;
-      const version = seqReadBegin(lockWords, bucketId);
+      // Re-checking the DIR word before touching the bucket's lock word guarantees the entry
+      // came from a live directory, so bucketId names a bucket slot and not a reused page.
+      if (bucketId === 0 || Atomics.load(words, this.dirWordIndex) !== dirWord) continue;
+      const version = seqReadBegin(bucketLocks, lockWordOf(bucketId));
       const base = bucketId * BUCKET_WORDS;
       const slot = findSlot(words, base, words[base]! & SLOT_MASK_FULL, keyHigh, keyLow);
       if (slot >= 0) {
@@ -290,7 +292,7 @@ export class PmEHash {
         out[0] = words[at + 2]!;
         out[1] = words[at + 3]!;
       }
-      if (!seqReadValid(lockWords, bucketId, version)) continue;
+      if (!seqReadValid(bucketLocks, lockWordOf(bucketId), version)) continue;
       if (Atomics.load(words, this.dirWordIndex) !== dirWord) continue;
       if (Atomics.load(words, entry) !== bucketId) continue;
       return slot >= 0;
@@ -313,7 +315,7 @@ export class PmEHash {
       this.image.persist(valueWord * 4, 8);
       return true;
     } finally {
-      seqMutexUnlock(this.lockWords, bucketId);
+      seqMutexUnlock(this.bucketLocks, lockWordOf(bucketId));
     }
   }
 
@@ -330,12 +332,12 @@ export class PmEHash {
       const next = state & ~(1 << slot);
       Atomics.store(this.words, base, next);
       this.image.persist(base * 4, 4);
-      Atomics.sub(this.runtime, this.counterIndex, 1);
+      this.countKeys(-1);
       if ((next & SLOT_MASK_FULL) === 0 && stateDepth(next) > 0)
         tryMergeLocked(this.core, bucketId, hash);
       return true;
     } finally {
-      seqMutexUnlock(this.lockWords, bucketId);
+      seqMutexUnlock(this.bucketLocks, lockWordOf(bucketId));
     }
   }
 
@@ -392,17 +394,26 @@ export class PmEHash {
       const entry =
         (dirWord >>> 5) * DIRECTORY_ENTRIES_PER_PAGE + (hash & (2 ** (dirWord & 31) - 1));
       const bucketId = Atomics.load(words, entry);
-      if (bucketId === 0 || bucketId >= this.bucketIdLimit) continue;
-      seqMutexLock(this.lockWords, bucketId);
+      if (bucketId === 0 || Atomics.load(words, this.dirWordIndex) !== dirWord) continue;
+      seqMutexLock(this.bucketLocks, lockWordOf(bucketId));
       if (
         Atomics.load(words, this.dirWordIndex) === dirWord &&
         Atomics.load(words, entry) === bucketId
       ) {
         return bucketId;
       }
-      seqMutexUnlock(this.lockWords, bucketId);
+      seqMutexUnlock(this.bucketLocks, lockWordOf(bucketId));
     }
     throw new StrataError('ERR_BUSY', 'could not lock a bucket: the directory kept changing');
+  }
+
+  /**
+   * A handle that owns its counter slot is its only writer, so a plain add suffices (readers use
+   * Atomics.load, and an aligned Int32 never tears); a shared slot needs an atomic add.
+   */
+  private countKeys(delta: number): void {
+    if (this.handleSlot < HANDLE_SLOT_COUNT) this.runtime[this.counterIndex]! += delta;
+    else Atomics.add(this.runtime, this.counterIndex, delta);
   }
 
   private checkOpen(): void {

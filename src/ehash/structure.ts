@@ -48,6 +48,7 @@ import {
   H_DIR,
   INITIAL_GLOBAL_DEPTH,
   IntentOp,
+  lockWordOf,
   PAGE_BYTES,
   SLOT_WORDS,
   SLOTS_PER_BUCKET,
@@ -77,7 +78,7 @@ export function splitBucketLocked(core: HashCore, bucketId: number, hash: number
     }
     const pattern = hash & (2 ** depth - 1);
     const newId = core.allocator.chooseLocked();
-    seqMutexLock(core.lockWords, newId);
+    seqMutexLock(core.bucketLocks, lockWordOf(newId));
     try {
       const kept = fillSplitBucket(core, bucketId, newId, depth);
       writeIntentLocked(core, {
@@ -93,7 +94,7 @@ export function splitBucketLocked(core: HashCore, bucketId: number, hash: number
       persistBucketState(core, bucketId);
       clearIntentLocked(core);
     } finally {
-      seqMutexUnlock(core.lockWords, newId);
+      seqMutexUnlock(core.bucketLocks, lockWordOf(newId));
     }
     const globalDepth = dirWordDepth(Atomics.load(core.words, core.dirWordIndex));
     if (core.runtime[DERIVED_KNOWN] === 1 && depth + 1 === globalDepth) {
@@ -125,7 +126,7 @@ function fillSplitBucket(core: HashCore, bucketId: number, newId: number, depth:
     target++;
     kept &= ~(1 << slot);
   }
-  words[newBase + 1] = 0;
+  // Word 1 is the new bucket's lock word, which the caller holds: leave it alone.
   words[newBase + 2] = 0;
   words[newBase + 3] = 0;
   words[newBase] = stateWord(moved, depth + 1);
@@ -198,7 +199,7 @@ export function tryMergeLocked(core: HashCore, emptyId: number, hash: number): v
     const buddyId = Atomics.load(core.words, base + (pattern ^ (2 ** (depth - 1))));
     assert(buddyId !== emptyId, 'buddies at the same depth are different buckets');
     if (stateDepth(Atomics.load(core.words, bucketBase(buddyId))) !== depth) return;
-    if (!seqMutexTryLock(core.lockWords, buddyId)) return;
+    if (!seqMutexTryLock(core.bucketLocks, lockWordOf(buddyId))) return;
     try {
       const buddyState = core.words[bucketBase(buddyId)]!;
       if (stateDepth(buddyState) !== depth) return;
@@ -215,7 +216,7 @@ export function tryMergeLocked(core: HashCore, emptyId: number, hash: number): v
       core.allocator.releaseLocked(emptyId);
       clearIntentLocked(core);
     } finally {
-      seqMutexUnlock(core.lockWords, buddyId);
+      seqMutexUnlock(core.bucketLocks, lockWordOf(buddyId));
     }
     if (core.runtime[DERIVED_KNOWN] === 1 && depth === dirWordDepth(dirWord)) {
       core.runtime[AT_GLOBAL_DEPTH]! -= 2;
