@@ -1,0 +1,61 @@
+/**
+ * Loads the native addon (nvm/native/strata_nvm.cc, built to build/Release/strata_nvm.node by
+ * `npm install`). Code runs both from the sources (vitest) and from dist/, so the package root is
+ * found by walking up from this file to the folder that holds package.json. Each thread loads it
+ * once; the addon is context-aware, so workers may load it too.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface NativeAddon {
+  /** Maps the file MAP_SHARED over `reserveBytes`; the buffer lives until collected everywhere. */
+  map(fd: number, reserveBytes: number): SharedArrayBuffer;
+  msync(buffer: SharedArrayBuffer, offsetBytes: number, lengthBytes: number): void;
+  /** flock(LOCK_EX | LOCK_NB): false when another open file description holds the lock. */
+  lock(fd: number): boolean;
+}
+
+export type AddonLoad =
+  | { readonly ok: true; readonly addon: NativeAddon }
+  | { readonly ok: false; readonly error: Error };
+
+const ADDON_RELATIVE_PATH = 'build/Release/strata_nvm.node';
+const PACKAGE_ROOT_DEPTH_MAX = 8;
+
+let loaded: AddonLoad | undefined;
+
+/**
+ * The addon, or why it did not load. STRATA_NVM_ADDON=off pretends it is missing, so the
+ * emulated fallback can be exercised on machines where the addon built.
+ */
+export function loadNativeAddon(): AddonLoad {
+  loaded ??= tryLoad();
+  return loaded;
+}
+
+function tryLoad(): AddonLoad {
+  if (process.env['STRATA_NVM_ADDON'] === 'off') {
+    return { ok: false, error: new Error('disabled by STRATA_NVM_ADDON=off') };
+  }
+  try {
+    const root = packageRoot();
+    const require = createRequire(join(root, 'package.json'));
+    const addon = require(join(root, ADDON_RELATIVE_PATH)) as NativeAddon;
+    return { ok: true, addon };
+  } catch (error) {
+    return { ok: false, error: error instanceof Error ? error : new Error(String(error)) };
+  }
+}
+
+function packageRoot(): string {
+  let folder = dirname(fileURLToPath(import.meta.url));
+  for (let depth = 0; depth < PACKAGE_ROOT_DEPTH_MAX; depth++) {
+    if (existsSync(join(folder, 'package.json'))) return folder;
+    const parent = dirname(folder);
+    if (parent === folder) break;
+    folder = parent;
+  }
+  throw new Error(`no package.json above ${fileURLToPath(import.meta.url)}`);
+}
