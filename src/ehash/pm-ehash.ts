@@ -21,12 +21,14 @@ import { join } from 'node:path';
 import { NvmImage } from '../../nvm/image.js';
 import type { NvmHandle, NvmOpenOptions } from '../../nvm/types.js';
 import { StrataError } from '../errors.js';
+import { SEQ_LOCKED } from '../sync/layout.js';
 import { seqMutexLock, seqMutexUnlock, seqReadBegin, seqReadValid } from '../sync/seq-mutex.js';
 import { BucketAllocator } from './bucket-allocator.js';
 import { type HashCore, headerWordIndex } from './hash-core.js';
 import { hashKey, isU32, joinU64, scratchWords, splitU64 } from './key-words.js';
 import {
   BUCKET_HEADER_WORDS,
+  BUCKET_LOCK_WORD,
   BUCKET_WORDS,
   BUCKETS_PER_PAGE,
   DIRECTORY_ENTRIES_PER_PAGE,
@@ -270,34 +272,51 @@ export class PmEHash {
     throw new StrataError('ERR_BUSY', 'insert did not find room after repeated bucket splits');
   }
 
-  /** Writes the value's halves to out[0] (low) and out[1] (high) and returns true if present. */
+  /**
+   * Writes the value's halves to out[0] (low) and out[1] (high) and returns true if present.
+   * Lock-free: reads the directory and the bucket with plain loads and accepts them only if the
+   * bucket's seq-mutex word, the DIR word and the entry are unchanged afterwards (atomic loads).
+   * A garbage id from a directory freed meanwhile is only ever read, never written, and bounded.
+   */
   searchWords(keyHigh: number, keyLow: number, out: Uint32Array): boolean {
     this.checkOpen();
     const hash = hashKey(keyHigh, keyLow);
     const words = this.words;
     const bucketLocks = this.bucketLocks;
+    const dirWordIndex = this.dirWordIndex;
     for (let attempt = 0; attempt < RETRY_LIMIT; attempt++) {
-      const dirWord = Atomics.load(words, this.dirWordIndex);
+      const dirWord = words[dirWordIndex]!;
       const entry =
-        (dirWord >>> 5) * DIRECTORY_ENTRIES_PER_PAGE + (hash & (2 ** (dirWord & 31) - 1));
-      const bucketId = Atomics.load(words, entry);
-      // Re-checking the DIR word before touching the bucket's lock word guarantees the entry
-      // came from a live directory, so bucketId names a bucket slot and not a reused page.
-      if (bucketId === 0 || Atomics.load(words, this.dirWordIndex) !== dirWord) continue;
-      const version = seqReadBegin(bucketLocks, lockWordOf(bucketId));
+        (dirWord >>> 5) * DIRECTORY_ENTRIES_PER_PAGE + (hash & ((1 << (dirWord & 31)) - 1));
+      const bucketId = words[entry]!;
       const base = bucketId * BUCKET_WORDS;
+      if (bucketId === 0 || base >= words.length) continue;
+      const version = Atomics.load(bucketLocks, base + BUCKET_LOCK_WORD);
+      if ((version & SEQ_LOCKED) !== 0) {
+        this.waitForWriter(dirWord, base);
+        continue;
+      }
       const slot = findSlot(words, base, words[base]! & SLOT_MASK_FULL, keyHigh, keyLow);
       if (slot >= 0) {
         const at = base + BUCKET_HEADER_WORDS + slot * SLOT_WORDS;
         out[0] = words[at + 2]!;
         out[1] = words[at + 3]!;
       }
-      if (!seqReadValid(bucketLocks, lockWordOf(bucketId), version)) continue;
-      if (Atomics.load(words, this.dirWordIndex) !== dirWord) continue;
+      if (!seqReadValid(bucketLocks, base + BUCKET_LOCK_WORD, version)) continue;
+      if (Atomics.load(words, dirWordIndex) !== dirWord) continue;
       if (Atomics.load(words, entry) !== bucketId) continue;
       return slot >= 0;
     }
     throw new StrataError('ERR_BUSY', 'search did not settle: a bucket stayed locked');
+  }
+
+  /**
+   * A writer holds the bucket: wait for it the way this thread may (workers sleep, the main
+   * thread spins boundedly), but only on a bucket a live directory names.
+   */
+  private waitForWriter(dirWord: number, base: number): void {
+    if (Atomics.load(this.words, this.dirWordIndex) !== dirWord) return;
+    seqReadBegin(this.bucketLocks, base + BUCKET_LOCK_WORD);
   }
 
   updateWords(keyHigh: number, keyLow: number, valueHigh: number, valueLow: number): boolean {
@@ -390,10 +409,12 @@ export class PmEHash {
   private lockBucket(hash: number): number {
     const words = this.words;
     for (let attempt = 0; attempt < RETRY_LIMIT; attempt++) {
-      const dirWord = Atomics.load(words, this.dirWordIndex);
+      const dirWord = words[this.dirWordIndex]!;
       const entry =
-        (dirWord >>> 5) * DIRECTORY_ENTRIES_PER_PAGE + (hash & (2 ** (dirWord & 31) - 1));
-      const bucketId = Atomics.load(words, entry);
+        (dirWord >>> 5) * DIRECTORY_ENTRIES_PER_PAGE + (hash & ((1 << (dirWord & 31)) - 1));
+      const bucketId = words[entry]!;
+      // The atomic re-read of the DIR word proves the entry came from a live directory, so the
+      // lock word written next belongs to a bucket and not to a page reused meanwhile.
       if (bucketId === 0 || Atomics.load(words, this.dirWordIndex) !== dirWord) continue;
       seqMutexLock(this.bucketLocks, lockWordOf(bucketId));
       if (
