@@ -1,0 +1,164 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, test } from 'vitest';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+const scratch = mkdtempSync(join(tmpdir(), 'strata-cli-test-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+function strata(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8' });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+describe('strata CLI (compiled, dist/src/cli/main.js)', () => {
+  test('the CLI is built and starts with a shebang', () => {
+    expect(existsSync(CLI), 'run `npx tsc -p tsconfig.build.json` first').toBe(true);
+    expect(readFileSync(CLI, 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
+  });
+
+  test('ycsb on the map engine prints the table and the verification line', () => {
+    const result = strata(
+      'ycsb',
+      '--engine',
+      'map',
+      '--load',
+      'workload/10w-rw-50-50-load.txt',
+      '--run',
+      'workload/10w-rw-50-50-run.txt',
+    );
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/^engine map, 1 thread; latency: every 16th op timed/);
+    expect(result.stdout).toMatch(
+      /load\s+workload\/10w-rw-50-50-load\.txt\s+100,000\s+INSERT 100,000/,
+    );
+    expect(result.stdout).toMatch(
+      /run\s+workload\/10w-rw-50-50-run\.txt\s+10,000\s+INSERT 5,102 \/ READ 4,898/,
+    );
+    expect(result.stdout).toMatch(
+      /verify: load: failed inserts 3, .*\| run: failed inserts 0, read misses 0, /,
+    );
+  });
+
+  test('--json prints the same figures as JSON', () => {
+    const result = strata(
+      'ycsb',
+      '--engine',
+      'map',
+      '--json',
+      '--load',
+      'workload/1w-rw-50-50-load.txt',
+      '--run',
+      'workload/1w-rw-50-50-run.txt',
+    );
+    expect(result.status).toBe(0);
+    const parsed = JSON.parse(result.stdout);
+    expect(parsed.engine).toBe('map');
+    expect(parsed.phases).toHaveLength(2);
+    expect(parsed.phases[0].verification.failedInserts).toBe(0);
+    expect(parsed.phases[1].verification).toMatchObject({ readMisses: 0, updateMisses: 0 });
+    expect(parsed.phases[1].latency).toHaveProperty('p999Ns');
+    expect(parsed.verification.checksum).toMatch(/^\d+$/);
+  });
+
+  test('a bad workload file: exit 1, one clear line naming file and line, no stack', () => {
+    const bad = join(scratch, 'bad.txt');
+    writeFileSync(bad, 'INSERT 123\nINSERT 12x4\n');
+    const result = strata('ycsb', '--engine', 'map', '--load', bad);
+    expect(result.status).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toBe(
+      `strata: ${bad} line 2: expected a decimal number, found "INSERT 12x4" (ERR_WORKLOAD)\n`,
+    );
+  });
+
+  test('a missing file, SCAN on map and --threads on map are user errors (exit 1)', () => {
+    const missing = strata('ycsb', '--engine', 'map', '--run', join(scratch, 'none.txt'));
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(
+      /^strata: cannot read workload file .*none\.txt: .*\(ERR_IO\)\n$/,
+    );
+
+    const scan = join(scratch, 'scan.txt');
+    writeFileSync(scan, 'SCAN 12345678 4\n');
+    const refused = strata('ycsb', '--engine', 'map', '--run', scan);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toMatch(/no ordered scans .*\(ERR_WORKLOAD\)\n$/);
+
+    const threads = strata(
+      'ycsb',
+      '--engine',
+      'map',
+      '--threads',
+      '2',
+      '--run',
+      'workload/1w-rw-50-50-run.txt',
+    );
+    expect(threads.status).toBe(1);
+    expect(threads.stderr).toMatch(/needs the ehash engine.*\(ERR_INVALID_ARGUMENT\)\n$/);
+    for (const result of [missing, refused, threads]) expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  test('usage errors: unknown engine, no workload', () => {
+    const engine = strata('ycsb', '--engine', 'nope', '--run', 'workload/1w-rw-50-50-run.txt');
+    expect(engine.status).toBe(1);
+    expect(engine.stderr).toMatch(
+      /Allowed choices are ehash, map, lmdb, lmdb-nosync, classic-level/,
+    );
+    const none = strata('ycsb', '--engine', 'map');
+    expect(none.status).toBe(1);
+    expect(none.stderr).toBe(
+      'strata: give --load FILE, --run FILE or both (ERR_INVALID_ARGUMENT)\n',
+    );
+  });
+
+  test('gen-workload writes a deterministic pair that runs with no misses', () => {
+    const args = [
+      'gen-workload',
+      '--records',
+      '2000',
+      '--operations',
+      '1000',
+      '--write',
+      'update',
+      '--distribution',
+      'zipfian',
+      '--delete-percent',
+      '10',
+      '--seed',
+      '4',
+    ];
+    const first = strata(...args, '--out', join(scratch, 'a'));
+    const second = strata(...args, '--out', join(scratch, 'b'));
+    expect(first.status).toBe(0);
+    expect(first.stdout).toMatch(/wrote .*2000-rw-50-50-load\.txt and .*2000-rw-50-50-run\.txt/);
+    for (const phase of ['load', 'run']) {
+      const name = `2000-rw-50-50-${phase}.txt`;
+      expect(readFileSync(join(scratch, 'a', name))).toEqual(
+        readFileSync(join(scratch, 'b', name)),
+      );
+    }
+    expect(second.status).toBe(0);
+    const run = strata(
+      'ycsb',
+      '--engine',
+      'map',
+      '--json',
+      '--load',
+      join(scratch, 'a', '2000-rw-50-50-load.txt'),
+      '--run',
+      join(scratch, 'a', '2000-rw-50-50-run.txt'),
+    );
+    const verification = JSON.parse(run.stdout).verification;
+    expect(verification).toMatchObject({
+      failedInserts: 0,
+      readMisses: 0,
+      updateMisses: 0,
+      removeMisses: 0,
+    });
+  });
+});

@@ -1,0 +1,196 @@
+import { performance } from 'node:perf_hooks';
+import { assert } from '../assert.js';
+import type { AsyncU64Engine, SyncU64Engine } from './engines.js';
+import { U64Sum } from './u64-sum.js';
+import { Op } from './workload.js';
+
+/** The operations of one phase (a whole workload, or one thread's partition of it). */
+export interface PhaseOps {
+  readonly count: number;
+  readonly ops: Uint8Array;
+  readonly keyHi: Uint32Array;
+  readonly keyLo: Uint32Array;
+  readonly valueHi: Uint32Array;
+  readonly valueLo: Uint32Array;
+  readonly scanLengths: Uint32Array | undefined;
+}
+
+/** What a phase observed; summed over threads by the parallel driver. */
+export interface PhaseCounters {
+  ops: number;
+  failedInserts: number;
+  readMisses: number;
+  updateMisses: number;
+  removeMisses: number;
+  scanRecords: number;
+  /** Sum of every value read (READ hits and scanned records) modulo 2^64. */
+  checksumHi: number;
+  checksumLo: number;
+}
+
+export interface LoopOptions {
+  /**
+   * Time op i when i % sampleEvery === 0 (a power of two). Timing every op of a ~300 ns
+   * operation would add two clock reads (~90 ns) to each, so sync engines sample. Samples are
+   * kept in a Float64Array and recorded into the histogram after the loop.
+   */
+  readonly sampleEvery: number;
+  /** Receives sample k (op k * sampleEvery) in ns; from `createSampleBuffer`. */
+  readonly samplesNs: Float64Array;
+  /** Called after each chunk of operations with the number done so far. */
+  readonly onProgress?: (done: number) => void;
+}
+
+/** Operations between progress callbacks. */
+export const PROGRESS_CHUNK_OPS = 16_384;
+
+export function emptyCounters(): PhaseCounters {
+  return {
+    ops: 0,
+    failedInserts: 0,
+    readMisses: 0,
+    updateMisses: 0,
+    removeMisses: 0,
+    scanRecords: 0,
+    checksumHi: 0,
+    checksumLo: 0,
+  };
+}
+
+export function addCounters(total: PhaseCounters, part: PhaseCounters): void {
+  total.ops += part.ops;
+  total.failedInserts += part.failedInserts;
+  total.readMisses += part.readMisses;
+  total.updateMisses += part.updateMisses;
+  total.removeMisses += part.removeMisses;
+  total.scanRecords += part.scanRecords;
+  const sum = new U64Sum();
+  sum.add(total.checksumHi, total.checksumLo);
+  sum.add(part.checksumHi, part.checksumLo);
+  total.checksumHi = sum.hi;
+  total.checksumLo = sum.lo;
+}
+
+/** Runs every operation against a synchronous engine on this thread. */
+export function runSyncOps(
+  engine: SyncU64Engine,
+  input: PhaseOps,
+  options: LoopOptions,
+): PhaseCounters {
+  assert(isPowerOfTwo(options.sampleEvery));
+  const { ops, keyHi, keyLo, valueHi, valueLo, count } = input;
+  const mask = options.sampleEvery - 1;
+  const shift = Math.log2(options.sampleEvery);
+  const samplesNs = options.samplesNs;
+  assert(samplesNs.length === sampleCount(count, options.sampleEvery));
+  const out = new Uint32Array(2);
+  const scanned = new U64Sum();
+  const counters = emptyCounters();
+  let sumHi = 0;
+  let sumLo = 0;
+  for (let chunkStart = 0; chunkStart < count; chunkStart += PROGRESS_CHUNK_OPS) {
+    const chunkEnd = Math.min(count, chunkStart + PROGRESS_CHUNK_OPS);
+    for (let index = chunkStart; index < chunkEnd; index++) {
+      const timed = (index & mask) === 0;
+      const startedMs = timed ? performance.now() : 0;
+      const op = ops[index];
+      const hi = keyHi[index]!;
+      const lo = keyLo[index]!;
+      if (op === Op.read) {
+        if (engine.read(hi, lo, out)) {
+          sumLo += out[0]!;
+          if (sumLo >= 4294967296) {
+            sumLo -= 4294967296;
+            sumHi = (sumHi + 1) >>> 0;
+          }
+          sumHi = (sumHi + out[1]!) >>> 0;
+        } else {
+          counters.readMisses++;
+        }
+      } else if (op === Op.insert) {
+        if (!engine.insert(hi, lo, valueHi[index]!, valueLo[index]!)) counters.failedInserts++;
+      } else if (op === Op.update) {
+        if (!engine.update(hi, lo, valueHi[index]!, valueLo[index]!)) counters.updateMisses++;
+      } else if (op === Op.remove) {
+        if (!engine.remove(hi, lo)) counters.removeMisses++;
+      } else {
+        assert(op === Op.scan && engine.scan !== undefined, 'scan support checked before the run');
+        counters.scanRecords += engine.scan(hi, lo, input.scanLengths?.[index] ?? 0, scanned);
+      }
+      if (timed) samplesNs[index >>> shift] = (performance.now() - startedMs) * 1e6;
+    }
+    options.onProgress?.(chunkEnd);
+  }
+  return finishCounters(counters, count, sumHi, sumLo, scanned);
+}
+
+/** Runs every operation against an asynchronous engine, awaiting each in order. */
+export async function runAsyncOps(
+  engine: AsyncU64Engine,
+  input: PhaseOps,
+  options: LoopOptions,
+): Promise<PhaseCounters> {
+  assert(isPowerOfTwo(options.sampleEvery));
+  const { ops, keyHi, keyLo, valueHi, valueLo, count } = input;
+  const mask = options.sampleEvery - 1;
+  const shift = Math.log2(options.sampleEvery);
+  const samplesNs = options.samplesNs;
+  assert(samplesNs.length === sampleCount(count, options.sampleEvery));
+  const out = new Uint32Array(2);
+  const values = new U64Sum();
+  const counters = emptyCounters();
+  for (let index = 0; index < count; index++) {
+    const timed = (index & mask) === 0;
+    const startedMs = timed ? performance.now() : 0;
+    const op = ops[index];
+    const hi = keyHi[index]!;
+    const lo = keyLo[index]!;
+    if (op === Op.read) {
+      if (await engine.read(hi, lo, out)) values.add(out[1]!, out[0]!);
+      else counters.readMisses++;
+    } else if (op === Op.insert) {
+      if (!(await engine.insert(hi, lo, valueHi[index]!, valueLo[index]!)))
+        counters.failedInserts++;
+    } else if (op === Op.update) {
+      if (!(await engine.update(hi, lo, valueHi[index]!, valueLo[index]!))) counters.updateMisses++;
+    } else if (op === Op.remove) {
+      if (!(await engine.remove(hi, lo))) counters.removeMisses++;
+    } else {
+      assert(op === Op.scan && engine.scan !== undefined, 'scan support checked before the run');
+      counters.scanRecords += await engine.scan(hi, lo, input.scanLengths?.[index] ?? 0, values);
+    }
+    if (timed) samplesNs[index >>> shift] = (performance.now() - startedMs) * 1e6;
+    if ((index + 1) % PROGRESS_CHUNK_OPS === 0) options.onProgress?.(index + 1);
+  }
+  options.onProgress?.(count);
+  return finishCounters(counters, count, 0, 0, values);
+}
+
+/** The buffer the loops fill: one slot per timed op. */
+export function createSampleBuffer(count: number, sampleEvery: number): Float64Array {
+  return new Float64Array(sampleCount(count, sampleEvery));
+}
+
+function sampleCount(count: number, sampleEvery: number): number {
+  return Math.ceil(count / sampleEvery);
+}
+
+function finishCounters(
+  counters: PhaseCounters,
+  count: number,
+  sumHi: number,
+  sumLo: number,
+  more: U64Sum,
+): PhaseCounters {
+  const sum = new U64Sum();
+  sum.add(sumHi, sumLo);
+  sum.addSum(more);
+  counters.ops = count;
+  counters.checksumHi = sum.hi;
+  counters.checksumLo = sum.lo;
+  return counters;
+}
+
+export function isPowerOfTwo(value: number): boolean {
+  return Number.isInteger(value) && value >= 1 && (value & (value - 1)) === 0;
+}
