@@ -14,12 +14,9 @@ import { pathToFileURL } from 'node:url';
 import { packageRoot } from '../src/ycsb/package-root.js';
 import { formatCount, renderMarkdownTable } from '../src/ycsb/text-table.js';
 import { runEhashMicro } from './ehash-micro.js';
+import { runRecoveryBench } from './ehash-recovery.js';
+import { runLocksBench } from './locks.js';
 import { COMPARE_PRESETS, type ComparePreset, runYcsbCompare } from './ycsb-compare.js';
-
-interface LockResult {
-  readonly name: string;
-  readonly opsPerSecond: number;
-}
 
 export async function runAll(options: {
   quick: boolean;
@@ -36,8 +33,11 @@ export async function runAll(options: {
   const micro = await runEhashMicro({ quick: options.quick, log });
   process.stdout.write(`${micro.text}\n\n`);
   sections.push(micro.markdown);
-  const locks = await runLocksIfPresent(log);
-  if (locks !== undefined) sections.push(locks);
+  log('recovery after kill -9');
+  const recovery = await runRecoveryBench({ keys: options.quick ? 50_000 : 2_200_000 });
+  process.stdout.write(`${recovery.markdown}\n\n`);
+  sections.push(recovery.markdown);
+  sections.push(await runLocks(log));
   const markdown = `${sections.join('\n\n')}\n`;
   const path = options.quick
     ? join(root, 'bench', 'out', 'RESULTS.quick.md')
@@ -85,22 +85,9 @@ function gitCommit(root: string): string {
   }
 }
 
-/** bench/locks.ts is written separately; run its `runLocksBench` when it is there. */
-async function runLocksIfPresent(log: (line: string) => void): Promise<string | undefined> {
-  const specifier = './locks.js';
-  let module: { runLocksBench?: () => Promise<readonly LockResult[]> };
-  try {
-    module = await import(specifier);
-  } catch (error) {
-    if ((error as { code?: unknown }).code === 'ERR_MODULE_NOT_FOUND') {
-      log('bench/locks.ts is not there; skipping the lock benchmark');
-      return undefined;
-    }
-    throw error;
-  }
-  if (module.runLocksBench === undefined) return undefined;
+async function runLocks(log: (line: string) => void): Promise<string> {
   log('locks');
-  const results = await module.runLocksBench();
+  const results = await runLocksBench();
   const rows = results.map((result) => [
     result.name,
     formatCount(result.opsPerSecond),

@@ -96,16 +96,18 @@ export function collectRunsLocked(
   let page = geometry.dataFirstPage;
   while (page < query.pagesHighWater) {
     const wordIndex = descriptorWordIndex(geometry, page);
-    const kindFlags = Atomics.load(words, wordIndex + D_KIND_FLAGS_WORD);
+    // Plain loads: the caller holds the allocator mutex, so no descriptor changes under us, and
+    // recovery runs this loop cold, where every Atomics call costs a builtin call.
+    const kindFlags = words[wordIndex + D_KIND_FLAGS_WORD]!;
     const kind = kindFlags & 0xffff;
     if (kind === PageKind.free || ((kindFlags >>> 16) & FLAG_CONTINUATION) !== 0) {
       page++;
       continue;
     }
-    const owner = Atomics.load(words, wordIndex + D_OWNER_WORD);
+    const owner = words[wordIndex + D_OWNER_WORD];
     if (kind === query.kind && (query.owner === undefined || owner === query.owner))
       found.push(page);
-    page += Math.max(1, Atomics.load(words, wordIndex + D_RUN_WORD));
+    page += Math.max(1, words[wordIndex + D_RUN_WORD]!);
   }
   return found;
 }

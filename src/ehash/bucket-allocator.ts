@@ -9,7 +9,14 @@
 
 import { type NvmImageApi, PageKind } from '../../nvm/types.js';
 import { assert } from '../assert.js';
-import { BUCKETS_PER_PAGE, lockWordOf, PAGE_BUCKETS_FULL, popcount16 } from './layout.js';
+import {
+  BUCKET_WORDS,
+  BUCKETS_PER_PAGE,
+  lockWordOf,
+  PAGE_BUCKETS_FULL,
+  popcount16,
+  stateBitmap,
+} from './layout.js';
 import { BUCKET_COUNT, BUCKET_PAGES, FREE_STACK, FREE_TOP } from './runtime-layout.js';
 
 export class BucketAllocator {
@@ -24,14 +31,18 @@ export class BucketAllocator {
   }
 
   /**
-   * Rebuilds the free stack and the bucket counts from the page table. Runs at open, before any
-   * other thread can see the table. Pages with no used bucket go back to the image. With
-   * `resetLocks`, every bucket's lock word is cleared (they are volatile state).
+   * Rebuilds the free stack and the bucket counts from the page table in one pass over the
+   * bucket pages. Runs at open, before any other thread can see the table. Pages with no used
+   * bucket go back to the image. With `resetLocks`, every bucket's lock word is cleared (they
+   * are volatile state); with `countKeys`, returns the number of keys in used buckets (the same
+   * cache lines as the lock words), else 0.
    */
-  rebuild(resetLocks: boolean): void {
+  rebuild(options: { readonly resetLocks: boolean; readonly countKeys: boolean }): number {
     let top = 0;
     let buckets = 0;
     let pages = 0;
+    let keys = 0;
+    const words = this.image.words;
     const empty: number[] = [];
     this.image.forEachPage(PageKind.ehashBuckets, this.owner, (pageIndex) => {
       const used = this.image.pageAux(pageIndex);
@@ -41,17 +52,25 @@ export class BucketAllocator {
       }
       pages++;
       buckets += popcount16(used);
-      if (resetLocks) {
-        const first = pageIndex * BUCKETS_PER_PAGE;
-        for (let slot = 0; slot < BUCKETS_PER_PAGE; slot++)
-          this.image.words[lockWordOf(first + slot)] = 0;
-      }
       if (used !== PAGE_BUCKETS_FULL) this.runtime[FREE_STACK + top++] = pageIndex;
+      if (!options.resetLocks && !options.countKeys) return;
+      const first = pageIndex * BUCKETS_PER_PAGE;
+      for (let slot = 0; slot < BUCKETS_PER_PAGE; slot++) {
+        // Only the lock and waiter bits are stale after a crash; the version may stay. Writing
+        // only words that hold those bits keeps recovery to read faults on the mapped image.
+        const lockWord = lockWordOf(first + slot);
+        if (options.resetLocks && (words[lockWord]! & 3) !== 0)
+          words[lockWord] = words[lockWord]! & ~3;
+        if (options.countKeys && (used & (1 << slot)) !== 0) {
+          keys += popcount16(stateBitmap(words[(first + slot) * BUCKET_WORDS]!));
+        }
+      }
     });
     for (const pageIndex of empty) this.image.freePages(pageIndex, 1);
     this.runtime[FREE_TOP] = top;
     this.runtime[BUCKET_COUNT] = buckets;
     this.runtime[BUCKET_PAGES] = pages;
+    return keys;
   }
 
   /**

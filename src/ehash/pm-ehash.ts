@@ -30,7 +30,6 @@ import {
   BUCKET_HEADER_WORDS,
   BUCKET_LOCK_WORD,
   BUCKET_WORDS,
-  BUCKETS_PER_PAGE,
   DIRECTORY_ENTRIES_PER_PAGE,
   directoryPages,
   dirWordDepth,
@@ -45,7 +44,6 @@ import {
 import {
   checkDepths,
   checkHeader,
-  countKeys,
   createTable,
   readSavedSize,
   reclaimLeakedDirectories,
@@ -191,9 +189,12 @@ export class PmEHash {
     if (!this.image.wasCleanShutdown) reclaimLeakedDirectories(core);
     // Lock words live in the buckets. Memory is the file on the mapped backend, so after a clean
     // close they are all free; otherwise a crashed holder or a persisted copy may have left one set.
-    core.allocator.rebuild(this.image.backend !== 'mapped' || !this.image.wasCleanShutdown);
     const saved = readSavedSize(core);
-    const keys = saved ?? countKeys(core);
+    const counted = core.allocator.rebuild({
+      resetLocks: this.image.backend !== 'mapped' || !this.image.wasCleanShutdown,
+      countKeys: saved === undefined,
+    });
+    const keys = saved ?? counted;
     this.runtime[SIZE_BASE_LO] = keys % 2 ** 32;
     this.runtime[SIZE_BASE_HI] = Math.floor(keys / 2 ** 32);
     if (saved !== undefined) writeSavedSize(core, undefined);

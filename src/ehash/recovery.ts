@@ -44,7 +44,6 @@ import {
   IntentOp,
   PAGE_BUCKETS_FULL,
   PAGE_BYTES,
-  popcount16,
   SLOT_BYTES,
   SLOT_WORDS,
   SLOTS_PER_BUCKET,
@@ -207,19 +206,6 @@ export function reclaimOrphanTables(image: NvmImageApi, liveHeaders: ReadonlySet
     }
     image.freePages(headerPage, 1);
   }
-}
-
-/** Exact key count from the bucket state words; used when no clean close recorded it. */
-export function countKeys(core: HashCore): number {
-  let keys = 0;
-  core.image.forEachPage(PageKind.ehashBuckets, core.headerPage, (pageIndex) => {
-    const used = core.image.pageAux(pageIndex);
-    for (let slot = 0; slot < BUCKETS_PER_PAGE; slot++) {
-      if ((used & (1 << slot)) === 0) continue;
-      keys += popcount16(stateBitmap(core.words[bucketBase(pageIndex * BUCKETS_PER_PAGE + slot)]!));
-    }
-  });
-  return keys;
 }
 
 export function readSavedSize(core: HashCore): number | undefined {

@@ -91,12 +91,16 @@ describe.each([
   });
 });
 
-test.each(['10w-rw-0-100', '10w-rw-25-75', '10w-rw-75-25', '10w-rw-100-0'])(
-  'map on %s matches the reference model',
-  async (name) => {
-    expectCourseFigures(await run('map', name), name);
-  },
-);
+describe.each(['map', 'ehash'] as EngineName[])('every 10w pair on %s', (engine) => {
+  test.each(['10w-rw-0-100', '10w-rw-25-75', '10w-rw-75-25', '10w-rw-100-0'])(
+    '%s matches the reference model: 0 read misses',
+    async (name) => {
+      const result = await run(engine, name);
+      expectCourseFigures(result, name);
+      expect(result.phases[1]!.verification.readMisses).toBe(0);
+    },
+  );
+});
 
 test('phase figures: ops, op mix, throughput and sampled latency percentiles', async () => {
   const result = await run('map', '10w-rw-50-50', { latencySampleEvery: 4 });
