@@ -150,7 +150,7 @@ export function redoIntent(core: HashCore): void {
   const words = core.words;
   if (intent.op === IntentOp.split) {
     const { bucketA: oldId, bucketB: newId, depth, pattern } = intent;
-    core.allocator.commitLocked(newId);
+    core.allocator.commit(newId);
     pointEntriesLocked(core, pattern | (2 ** depth), depth + 1, newId);
     let kept = stateBitmap(words[bucketBase(oldId)]!);
     for (let slot = 0; slot < SLOTS_PER_BUCKET; slot++) {
@@ -166,7 +166,7 @@ export function redoIntent(core: HashCore): void {
     const buddyState = words[bucketBase(buddyId)]!;
     Atomics.store(words, bucketBase(buddyId), stateWord(stateBitmap(buddyState), depth - 1));
     persistBucketState(core, buddyId);
-    core.allocator.releaseLocked(emptyId);
+    core.allocator.release(emptyId);
   } else {
     throw new StrataError(
       'ERR_CORRUPT',

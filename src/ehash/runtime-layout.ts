@@ -6,23 +6,26 @@
  * | word            | written by                          | read by                      |
  * |-----------------|-------------------------------------|------------------------------|
  * | DIR_MUTEX       | structural changes (split, merge)   | structural changes           |
- * | BUCKET_COUNT    | under DIR_MUTEX                     | stats()                      |
- * | BUCKET_PAGES    | under DIR_MUTEX                     | stats()                      |
+ * | ALLOC_MUTEX     | bucket-allocator.ts                 | bucket-allocator.ts          |
+ * | BUCKET_COUNT    | under ALLOC_MUTEX                   | stats()                      |
+ * | BUCKET_PAGES    | under ALLOC_MUTEX                   | stats()                      |
  * | AT_GLOBAL_DEPTH | under DIR_MUTEX (after DERIVED_KNOWN)| merge, to decide on halving  |
  * | DERIVED_KNOWN   | under DIR_MUTEX                     | under DIR_MUTEX              |
  * | SIZE_BASE_*     | open (clean) or first size() scan   | size                         |
  * | HANDLE_SLOTS_*  | attach / close (CAS)                | attach / close               |
  * | COUNTERS + 16*k | only the thread owning slot k       | size (Atomics.load)          |
- * | FREE_TOP        | under DIR_MUTEX                     | under DIR_MUTEX              |
- * | FREE_STACK + i  | under DIR_MUTEX: bucket pages with a free bucket                   |
+ * | FREE_TOP        | under ALLOC_MUTEX                   | under ALLOC_MUTEX            |
+ * | FREE_STACK + i  | under ALLOC_MUTEX: bucket pages with a bucket neither used nor     |
+ * |                 | reserved                                                           |
+ * | RESERVED + page | under ALLOC_MUTEX: buckets handed out but not yet committed        |
  */
 export const DIR_MUTEX = 0;
 export const BUCKET_COUNT = 16;
 export const BUCKET_PAGES = 17;
 export const AT_GLOBAL_DEPTH = 18;
 export const DERIVED_KNOWN = 19;
-export const SIZE_KNOWN = 20;
-export const SIZE_MUTEX = 21;
+/** Guards the free stack, the reserved masks and the bucket counts (bucket-allocator.ts). */
+export const ALLOC_MUTEX = 20;
 /** Key count at open (or at the first scan), as two u32 halves. */
 export const SIZE_BASE_LO = 22;
 export const SIZE_BASE_HI = 23;
@@ -34,6 +37,11 @@ export const COUNTER_STRIDE = 16;
 export const FREE_TOP = COUNTERS + HANDLE_SLOT_COUNT * COUNTER_STRIDE;
 export const FREE_STACK = FREE_TOP + 16;
 
-export function runtimeWordCount(pageCountMax: number): number {
+/** Word offset of the reserved-bucket masks: one word per image page, after the free stack. */
+export function reservedBase(pageCountMax: number): number {
   return FREE_STACK + pageCountMax;
+}
+
+export function runtimeWordCount(pageCountMax: number): number {
+  return reservedBase(pageCountMax) + pageCountMax;
 }

@@ -60,27 +60,29 @@ import { AT_GLOBAL_DEPTH, DERIVED_KNOWN, DIR_MUTEX } from './runtime-layout.js';
 
 /**
  * Splits a full bucket in two, doubling the directory first if the bucket is at global depth.
+ * The new bucket is reserved and filled before DIR_MUTEX is taken, so concurrent splits of other
+ * buckets overlap everything but the few stores that publish them.
  * Requires: caller holds the lock of `bucketId`, which its directory entry for `hash` names.
  */
 export function splitBucketLocked(core: HashCore, bucketId: number, hash: number): void {
-  mutexLock(core.runtime, DIR_MUTEX);
+  const depth = stateDepth(core.words[bucketBase(bucketId)]!);
+  if (depth >= GLOBAL_DEPTH_MAX) {
+    throw new StrataError(
+      'ERR_NVM_FULL',
+      `bucket ${bucketId} cannot split: ${SLOTS_PER_BUCKET + 1} keys share all ${depth} hash bits used`,
+    );
+  }
+  const pattern = hash & ((1 << depth) - 1);
+  const newId = core.allocator.reserve();
+  let committed = false;
+  seqMutexLock(core.bucketLocks, lockWordOf(newId));
   try {
-    const state = core.words[bucketBase(bucketId)]!;
-    const depth = stateDepth(state);
-    if (depth >= GLOBAL_DEPTH_MAX) {
-      throw new StrataError(
-        'ERR_NVM_FULL',
-        `bucket ${bucketId} cannot split: ${SLOTS_PER_BUCKET + 1} keys share all ${depth} hash bits used`,
-      );
-    }
-    if (depth === dirWordDepth(Atomics.load(core.words, core.dirWordIndex))) {
-      doubleDirectoryLocked(core);
-    }
-    const pattern = hash & (2 ** depth - 1);
-    const newId = core.allocator.chooseLocked();
-    seqMutexLock(core.bucketLocks, lockWordOf(newId));
+    const kept = fillSplitBucket(core, bucketId, newId, depth);
+    mutexLock(core.runtime, DIR_MUTEX);
     try {
-      const kept = fillSplitBucket(core, bucketId, newId, depth);
+      if (depth === dirWordDepth(Atomics.load(core.words, core.dirWordIndex))) {
+        doubleDirectoryLocked(core);
+      }
       writeIntentLocked(core, {
         op: IntentOp.split,
         bucketA: bucketId,
@@ -88,20 +90,22 @@ export function splitBucketLocked(core: HashCore, bucketId: number, hash: number
         depth,
         pattern,
       });
-      core.allocator.commitLocked(newId);
-      pointEntriesLocked(core, pattern | (2 ** depth), depth + 1, newId);
+      core.allocator.commit(newId);
+      committed = true;
+      pointEntriesLocked(core, pattern | (1 << depth), depth + 1, newId);
       Atomics.store(core.words, bucketBase(bucketId), stateWord(kept, depth + 1));
       persistBucketState(core, bucketId);
       clearIntentLocked(core);
+      const globalDepth = dirWordDepth(Atomics.load(core.words, core.dirWordIndex));
+      if (core.runtime[DERIVED_KNOWN] === 1 && depth + 1 === globalDepth) {
+        core.runtime[AT_GLOBAL_DEPTH]! += 2;
+      }
     } finally {
-      seqMutexUnlock(core.bucketLocks, lockWordOf(newId));
-    }
-    const globalDepth = dirWordDepth(Atomics.load(core.words, core.dirWordIndex));
-    if (core.runtime[DERIVED_KNOWN] === 1 && depth + 1 === globalDepth) {
-      core.runtime[AT_GLOBAL_DEPTH]! += 2;
+      mutexUnlock(core.runtime, DIR_MUTEX);
     }
   } finally {
-    mutexUnlock(core.runtime, DIR_MUTEX);
+    seqMutexUnlock(core.bucketLocks, lockWordOf(newId));
+    if (!committed) core.allocator.unreserve(newId);
   }
 }
 
@@ -213,7 +217,7 @@ export function tryMergeLocked(core: HashCore, emptyId: number, hash: number): v
       pointEntriesLocked(core, pattern, depth, buddyId);
       Atomics.store(core.words, bucketBase(buddyId), stateWord(stateBitmap(buddyState), depth - 1));
       persistBucketState(core, buddyId);
-      core.allocator.releaseLocked(emptyId);
+      core.allocator.release(emptyId);
       clearIntentLocked(core);
     } finally {
       seqMutexUnlock(core.bucketLocks, lockWordOf(buddyId));
