@@ -63,7 +63,8 @@ function contents(table: PmEHash): Map<number, number> {
 }
 
 describe('crash at every persist point (emulated backend)', () => {
-  const cases: Array<{ seed: number; tear?: number }> = [{ seed: 1 }, { seed: 2, tear: 7 }];
+  // STRATA_SLOW=1 runs many more seeds (README: "long crash runs"); KV_SEED=n runs one.
+  const cases: Array<{ seed: number; tear?: number }> = crashCases();
   test.each(cases)('seed $seed, tear $tear', ({ seed, tear }) => {
     const ops = makeSequence(seed);
     let crashes = 0;
@@ -122,6 +123,24 @@ describe('crash at every persist point (emulated backend)', () => {
   });
 });
 
+function crashCases(): Array<{ seed: number; tear?: number }> {
+  const only = process.env['KV_SEED'];
+  if (only !== undefined)
+    return [{ seed: Number(only) }, { seed: Number(only), tear: Number(only) }];
+  const count = process.env['STRATA_SLOW'] === '1' ? 12 : 1;
+  return Array.from({ length: count }, (_, index) => [
+    { seed: index * 2 + 1 },
+    { seed: index * 2 + 2, tear: index + 7 },
+  ]).flat();
+}
+
+function killRounds(): number[] {
+  return Array.from(
+    { length: process.env['STRATA_SLOW'] === '1' ? 12 : 3 },
+    (_, index) => index + 1,
+  );
+}
+
 function closeAfterCrash(table: PmEHash | undefined): void {
   try {
     table?.close();
@@ -145,8 +164,8 @@ describe('kill -9 of a writing child process (mapped backend)', () => {
   });
   afterEach(() => temp.remove());
 
-  test.each([1, 2, 3])('round %i: every acknowledged insert survives', async (round) => {
-    const target = 20_000 * round + 7_000;
+  test.each(killRounds())('round %i: every acknowledged insert survives', async (round) => {
+    const target = 20_000 * ((round % 4) + 1) + 7_000 * round;
     const acked = await runChildUntil(temp.dir, ['insert'], /acked (\d+)/, target);
     expect(acked).toBeGreaterThanOrEqual(target);
     const started = performance.now();

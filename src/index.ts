@@ -1,0 +1,18 @@
+/**
+ * The public entry point of strata-kv. See README.md for the API and its guarantees.
+ */
+export { NvmImage } from '../nvm/image.js';
+export type {
+  NvmBackendKind,
+  NvmDurability,
+  NvmHandle,
+  NvmOpenOptions,
+  NvmStats,
+} from '../nvm/types.js';
+export {
+  PmEHash,
+  type PmEHashHandle,
+  type PmEHashOptions,
+  type PmEHashStats,
+} from './ehash/pm-ehash.js';
+export { isStrataError, StrataError, type StrataErrorCode } from './errors.js';
