@@ -224,3 +224,49 @@ describe.each(BACKENDS)('PmEHash on the %s backend', (backend) => {
     expect(String((caught as Error).message)).toContain('newer');
   });
 });
+
+describe('tables inside an image another structure owns', () => {
+  test('createIn, openIn, upsert, drop and orphan reclamation', async () => {
+    const { NvmImage } = await import('../../nvm/image.js');
+    const temp = makeTempDir('ehash-in');
+    const image = NvmImage.open(`${temp.dir}/shared.nvm`, {
+      backend: 'emulated',
+      sizeMaxBytes: SIZE,
+    });
+    try {
+      const first = PmEHash.createIn(image);
+      const second = PmEHash.createIn(image);
+      const a = PmEHash.openIn(image, first);
+      const b = PmEHash.openIn(image, second);
+      const previous = new Uint32Array(2);
+      for (let key = 0; key < 3_000; key++)
+        expect(a.upsertWords(0, key, 0, key, previous)).toBe(false);
+      for (let key = 0; key < 3_000; key += 2) {
+        expect(a.upsertWords(0, key, 1, key + 5, previous)).toBe(true);
+        expect([previous[0], previous[1]]).toEqual([key, 0]);
+      }
+      expect(b.insert(7n, 8n)).toBe(true);
+      expect(a.search(2)).toBe((1n << 32n) | 7n);
+      expect(a.search(3)).toBe(3n);
+      expect(b.search(2)).toBeUndefined();
+      expect(a.size).toBe(3_000);
+      a.close();
+      b.close();
+      const allocatedWithBoth = image.stats().pagesAllocated;
+      PmEHash.dropIn(image, first);
+      expect(image.pageKind(first)).toBe(0);
+      expect(image.stats().pagesAllocated).toBeLessThan(allocatedWithBoth - 10);
+      PmEHash.dropIn(image, first); // idempotent
+      PmEHash.reclaimOrphansIn(image, new Set([second]));
+      const reopened = PmEHash.openIn(image, second);
+      expect(reopened.search(7n)).toBe(8n);
+      reopened.close();
+      PmEHash.reclaimOrphansIn(image, new Set());
+      expect(image.pageKind(second)).toBe(0);
+      expect(image.stats().pagesAllocated).toBe(0);
+    } finally {
+      image.close();
+      temp.remove();
+    }
+  });
+});

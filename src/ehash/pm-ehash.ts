@@ -45,6 +45,7 @@ import {
   checkDepths,
   checkHeader,
   createTable,
+  dropTable,
   readSavedSize,
   reclaimLeakedDirectories,
   reclaimOrphanTables,
@@ -68,6 +69,9 @@ import { splitBucketLocked, tryMergeLocked } from './structure.js';
 /** The root word of the image that names a standalone table's header page. */
 export const EHASH_ROOT = 0;
 export const EHASH_IMAGE_FILE = 'ehash.nvm';
+const PUT_INSERTED = 0;
+const PUT_PRESENT = 1;
+const PUT_REPLACED = 2;
 /** Bound on optimistic retries of one operation; reaching it means a lock holder died. */
 const RETRY_LIMIT = 1_000_000;
 
@@ -104,7 +108,10 @@ export class PmEHash {
   private readonly dirWordIndex: number;
   private readonly counterIndex: number;
   private readonly handleSlot: number;
-  private readonly owner: boolean;
+  /** The thread that opened the table (not attached): it records the key count at close. */
+  private readonly opener: boolean;
+  /** Whether close() also closes the image (standalone tables and attached handles). */
+  private readonly ownsImage: boolean;
   private readonly out = new Uint32Array(2);
   private closed = false;
 
@@ -112,14 +119,15 @@ export class PmEHash {
     image: NvmImage,
     runtime: SharedArrayBuffer,
     headerPage: number,
-    owner: boolean,
+    role: { readonly opener: boolean; readonly ownsImage: boolean },
   ) {
     this.image = image;
     this.words = image.words;
     this.words64 = image.words64;
     this.bucketLocks = new Int32Array(image.buffer);
     this.runtime = new Int32Array(runtime);
-    this.owner = owner;
+    this.opener = role.opener;
+    this.ownsImage = role.ownsImage;
     const headerWord = headerPage * (PAGE_BYTES / 4);
     this.dirWordIndex = headerWord + H_DIR / 4;
     this.core = {
@@ -132,7 +140,7 @@ export class PmEHash {
       headerWord,
       dirWordIndex: this.dirWordIndex,
     };
-    this.handleSlot = owner ? 0 : claimHandleSlot(this.runtime);
+    this.handleSlot = role.opener ? 0 : claimHandleSlot(this.runtime);
     this.counterIndex = COUNTERS + (this.handleSlot % HANDLE_SLOT_COUNT) * COUNTER_STRIDE;
   }
 
@@ -154,7 +162,10 @@ export class PmEHash {
   /** In a worker thread: the same table over the same shared memory. */
   static attach(handle: PmEHashHandle): PmEHash {
     const image = NvmImage.attach(handle.image);
-    return new PmEHash(image, handle.runtime, handle.headerPage, false);
+    return new PmEHash(image, handle.runtime, handle.headerPage, {
+      opener: false,
+      ownsImage: true,
+    });
   }
 
   /** Removes the table's files. The table must be closed. */
@@ -167,6 +178,33 @@ export class PmEHash {
     }
   }
 
+  /**
+   * Creates an empty table inside an image another structure owns (the memtable) and returns its
+   * header page. The caller must record the page durably (its commit point); until then a crash
+   * leaves an orphan that `reclaimOrphansIn` frees.
+   */
+  static createIn(image: NvmImage): number {
+    return createTable(image);
+  }
+
+  /** Opens (recovering) a table created by `createIn`; close() leaves the image open. */
+  static openIn(image: NvmImage, headerPage: number): PmEHash {
+    return PmEHash.recoverIn(image, headerPage, false);
+  }
+
+  /** Frees every page of a closed table created by `createIn`. Idempotent. */
+  static dropIn(image: NvmImage, headerPage: number): void {
+    dropTable(image, headerPage);
+  }
+
+  /**
+   * After an unclean shutdown: frees the pages of every table in `image` whose header is not in
+   * `liveHeaders` (tables whose creation was cut short, or whose drop was).
+   */
+  static reclaimOrphansIn(image: NvmImage, liveHeaders: ReadonlySet<number>): void {
+    reclaimOrphanTables(image, liveHeaders);
+  }
+
   private static openInImage(image: NvmImage): PmEHash {
     let headerPage = Number(image.root(EHASH_ROOT));
     if (!image.wasCleanShutdown) {
@@ -176,9 +214,13 @@ export class PmEHash {
       headerPage = createTable(image);
       image.setRoot(EHASH_ROOT, BigInt(headerPage));
     }
+    return PmEHash.recoverIn(image, headerPage, true);
+  }
+
+  private static recoverIn(image: NvmImage, headerPage: number, ownsImage: boolean): PmEHash {
     checkHeader(image, headerPage);
     const runtime = new SharedArrayBuffer(runtimeWordCount(image.pageCountMax) * 4);
-    const table = new PmEHash(image, runtime, headerPage, true);
+    const table = new PmEHash(image, runtime, headerPage, { opener: true, ownsImage });
     table.recover();
     return table;
   }
@@ -240,6 +282,30 @@ export class PmEHash {
 
   /** Inserts unless the key is present. Keys and values as unsigned 32-bit halves. */
   insertWords(keyHigh: number, keyLow: number, valueHigh: number, valueLow: number): boolean {
+    return this.put(keyHigh, keyLow, valueHigh, valueLow, undefined) === PUT_INSERTED;
+  }
+
+  /**
+   * Inserts, or replaces the value of a present key in the same bucket-locked step, writing the
+   * value it replaced to previous[0] (low) and previous[1] (high). Returns true if it replaced.
+   */
+  upsertWords(
+    keyHigh: number,
+    keyLow: number,
+    valueHigh: number,
+    valueLow: number,
+    previous: Uint32Array,
+  ): boolean {
+    return this.put(keyHigh, keyLow, valueHigh, valueLow, previous) === PUT_REPLACED;
+  }
+
+  private put(
+    keyHigh: number,
+    keyLow: number,
+    valueHigh: number,
+    valueLow: number,
+    previous: Uint32Array | undefined,
+  ): number {
     this.checkOpen();
     checkWords(keyHigh, keyLow, 'ERR_KEY_RANGE');
     checkWords(valueHigh, valueLow, 'ERR_VALUE_RANGE');
@@ -251,7 +317,15 @@ export class PmEHash {
         const base = bucketId * BUCKET_WORDS;
         const state = words[base]!;
         const bitmap = state & SLOT_MASK_FULL;
-        if (findSlot(words, base, bitmap, keyHigh, keyLow) >= 0) return false;
+        const found = findSlot(words, base, bitmap, keyHigh, keyLow);
+        if (found >= 0) {
+          if (previous === undefined) return PUT_PRESENT;
+          const valueWord = base + BUCKET_HEADER_WORDS + found * SLOT_WORDS + 2;
+          previous[0] = words[valueWord]!;
+          previous[1] = words[valueWord + 1]!;
+          this.storeValueLocked(valueWord, valueHigh, valueLow);
+          return PUT_REPLACED;
+        }
         if (bitmap !== SLOT_MASK_FULL) {
           const slot = 31 - Math.clz32(~bitmap & (bitmap + 1));
           const at = base + BUCKET_HEADER_WORDS + slot * SLOT_WORDS;
@@ -263,7 +337,7 @@ export class PmEHash {
           Atomics.store(words, base, state | (1 << slot));
           this.image.persist(base * 4, 4);
           this.countKeys(1);
-          return true;
+          return PUT_INSERTED;
         }
         splitBucketLocked(this.core, bucketId, hash);
       } finally {
@@ -271,6 +345,15 @@ export class PmEHash {
       }
     }
     throw new StrataError('ERR_BUSY', 'insert did not find room after repeated bucket splits');
+  }
+
+  /**
+   * One 8-byte store, so a crash at any instant leaves the old or the new value, never half.
+   * Requires: caller holds the bucket lock.
+   */
+  private storeValueLocked(valueWord: number, valueHigh: number, valueLow: number): void {
+    Atomics.store(this.words64, valueWord / 2, joinU64(valueHigh, valueLow));
+    this.image.persist(valueWord * 4, 8);
   }
 
   /**
@@ -329,10 +412,11 @@ export class PmEHash {
       const base = bucketId * BUCKET_WORDS;
       const slot = findSlot(this.words, base, this.words[base]! & SLOT_MASK_FULL, keyHigh, keyLow);
       if (slot < 0) return false;
-      const valueWord = base + BUCKET_HEADER_WORDS + slot * SLOT_WORDS + 2;
-      // One 8-byte store, so a crash at any instant leaves the old or the new value, never half.
-      Atomics.store(this.words64, valueWord / 2, joinU64(valueHigh, valueLow));
-      this.image.persist(valueWord * 4, 8);
+      this.storeValueLocked(
+        base + BUCKET_HEADER_WORDS + slot * SLOT_WORDS + 2,
+        valueHigh,
+        valueLow,
+      );
       return true;
     } finally {
       seqMutexUnlock(this.bucketLocks, lockWordOf(bucketId));
@@ -395,11 +479,11 @@ export class PmEHash {
   close(): void {
     if (this.closed) return;
     try {
-      if (this.owner) writeSavedSize(this.core, this.size);
+      if (this.opener) writeSavedSize(this.core, this.size);
       else releaseHandleSlot(this.runtime, this.handleSlot);
     } finally {
       this.closed = true;
-      this.image.close();
+      if (this.ownsImage) this.image.close();
     }
   }
 

@@ -184,28 +184,36 @@ export function reclaimLeakedDirectories(core: HashCore): void {
   core.image.forEachPage(PageKind.ehashDirectory, core.headerPage, (pageIndex) => {
     if (pageIndex !== live) leaked.push(pageIndex);
   });
-  for (const pageIndex of leaked) core.image.freePages(pageIndex, runLength(core.image, pageIndex));
+  for (const pageIndex of leaked)
+    core.image.freePages(pageIndex, core.image.pageRunLength(pageIndex));
   if (leaked.length === 0) return;
   assert(core.image.pageKind(live) === PageKind.ehashDirectory, 'the live directory survives');
 }
 
 /**
- * Frees every table whose header no root names (a crash during `createTable`), with all pages it
- * owns. `liveHeaders` lists the headers roots name.
+ * Frees every table whose header is not in `liveHeaders` (a crash during `createTable`, or
+ * during `dropTable`), with all pages it owns.
  */
 export function reclaimOrphanTables(image: NvmImageApi, liveHeaders: ReadonlySet<number>): void {
   const orphans: number[] = [];
   image.forEachPage(PageKind.ehashHeader, undefined, (pageIndex) => {
     if (!liveHeaders.has(pageIndex)) orphans.push(pageIndex);
   });
-  for (const headerPage of orphans) {
-    for (const kind of [PageKind.ehashBuckets, PageKind.ehashDirectory] as const) {
-      const owned: number[] = [];
-      image.forEachPage(kind, headerPage, (pageIndex) => owned.push(pageIndex));
-      for (const pageIndex of owned) image.freePages(pageIndex, runLength(image, pageIndex));
-    }
-    image.freePages(headerPage, 1);
+  for (const headerPage of orphans) dropTable(image, headerPage);
+}
+
+/**
+ * Frees a table's bucket and directory pages, then its header. A crash part-way leaves a header
+ * that owns fewer pages; dropping it again (or reclaiming it as an orphan) finishes the job.
+ */
+export function dropTable(image: NvmImageApi, headerPage: number): void {
+  if (image.pageKind(headerPage) !== PageKind.ehashHeader) return;
+  for (const kind of [PageKind.ehashBuckets, PageKind.ehashDirectory] as const) {
+    const owned: number[] = [];
+    image.forEachPage(kind, headerPage, (pageIndex) => owned.push(pageIndex));
+    for (const pageIndex of owned) image.freePages(pageIndex, image.pageRunLength(pageIndex));
   }
+  image.freePages(headerPage, 1);
 }
 
 export function readSavedSize(core: HashCore): number | undefined {
@@ -244,8 +252,4 @@ export function checkDepths(core: HashCore): void {
       `entry ${index} disagrees with bucket ${bucketId}`,
     );
   }
-}
-
-function runLength(image: NvmImageApi, firstPage: number): number {
-  return image.pageRunLength(firstPage);
 }
