@@ -11,7 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, type as osType, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { packageRoot } from '../src/ycsb/package-root.js';
+import { packageRoot } from '../src/package-root.js';
 import { formatCount, renderMarkdownTable } from '../src/ycsb/text-table.js';
 import { runEhashMicro } from './ehash-micro.js';
 import { runRecoveryBench } from './ehash-recovery.js';

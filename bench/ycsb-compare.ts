@@ -13,10 +13,10 @@
 import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { packageRoot } from '../src/package-root.js';
 import { type PhaseResult, runYcsb, type YcsbResult } from '../src/ycsb/driver.js';
 import type { EngineName, EngineOptions, EngineStats } from '../src/ycsb/engines.js';
 import { WORKLOAD_PRESETS, writeWorkloadPair } from '../src/ycsb/generator.js';
-import { packageRoot } from '../src/ycsb/package-root.js';
 import { formatCount, renderMarkdownTable, renderTable } from '../src/ycsb/text-table.js';
 import { readWorkloadFile, type Workload } from '../src/ycsb/workload.js';
 

@@ -4,10 +4,9 @@
  * found by walking up from this file to the folder that holds package.json. Each thread loads it
  * once; the addon is context-aware, so workers may load it too.
  */
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from '../src/package-root.js';
 
 export interface NativeAddon {
   /** Maps the file MAP_SHARED over `reserveBytes`; the buffer lives until collected everywhere. */
@@ -22,7 +21,6 @@ export type AddonLoad =
   | { readonly ok: false; readonly error: Error };
 
 const ADDON_RELATIVE_PATH = 'build/Release/strata_nvm.node';
-const PACKAGE_ROOT_DEPTH_MAX = 8;
 
 let loaded: AddonLoad | undefined;
 
@@ -47,15 +45,4 @@ function tryLoad(): AddonLoad {
   } catch (error) {
     return { ok: false, error: error instanceof Error ? error : new Error(String(error)) };
   }
-}
-
-function packageRoot(): string {
-  let folder = dirname(fileURLToPath(import.meta.url));
-  for (let depth = 0; depth < PACKAGE_ROOT_DEPTH_MAX; depth++) {
-    if (existsSync(join(folder, 'package.json'))) return folder;
-    const parent = dirname(folder);
-    if (parent === folder) break;
-    folder = parent;
-  }
-  throw new Error(`no package.json above ${fileURLToPath(import.meta.url)}`);
 }

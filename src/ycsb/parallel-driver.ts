@@ -5,6 +5,7 @@ import { Worker } from 'node:worker_threads';
 import { decodeFromCompressedBase64 } from 'hdr-histogram-js';
 import { assert } from '../assert.js';
 import { StrataError, type StrataErrorCode } from '../errors.js';
+import { packageRoot } from '../package-root.js';
 import {
   opsPerSecond,
   type PhaseContext,
@@ -15,7 +16,6 @@ import {
 import type { EhashEngine } from './engine-ehash.js';
 import type { U64Engine } from './engines.js';
 import { createLatencyHistogram } from './latency.js';
-import { packageRoot } from './package-root.js';
 import {
   CONTROL_ABORT,
   CONTROL_DONE,
