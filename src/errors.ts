@@ -17,6 +17,8 @@ export type StrataErrorCode =
   | 'ERR_LOCKED' // another process holds the store
   | 'ERR_IO' // an operating-system I/O call failed; `cause` holds the original error
   | 'ERR_CRASH_INJECTED' // test hook: the emulated backend simulated a crash at a persist point
+  | 'ERR_CONFLICT' // a metadata operation was invalidated by a newer catalog snapshot; nothing changed
+  | 'ERR_FORMAT_VERSION' // a persisted file (catalog, manifest, …) is from a newer format version
   | 'ERR_WORKLOAD'; // a YCSB workload file could not be parsed
 
 export class StrataError extends Error {
