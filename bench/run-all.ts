@@ -16,6 +16,7 @@ import { formatCount, renderMarkdownTable } from '../src/ycsb/text-table.js';
 import { runEhashMicro } from './ehash-micro.js';
 import { runRecoveryBench } from './ehash-recovery.js';
 import { runLocksBench } from './locks.js';
+import { runSstBench } from './sst.js';
 import { COMPARE_PRESETS, type ComparePreset, runYcsbCompare } from './ycsb-compare.js';
 
 export async function runAll(options: {
@@ -38,6 +39,7 @@ export async function runAll(options: {
   process.stdout.write(`${recovery.markdown}\n\n`);
   sections.push(recovery.markdown);
   sections.push(await runLocks(log));
+  sections.push(await runSst(options.quick, log));
   const markdown = `${sections.join('\n\n')}\n`;
   const path = options.quick
     ? join(root, 'bench', 'out', 'RESULTS.quick.md')
@@ -96,6 +98,20 @@ async function runLocks(log: (line: string) => void): Promise<string> {
   const table = renderMarkdownTable(['operation', 'ops/s', 'ns/op'], rows);
   process.stdout.write(`locks\n${rows.map((row) => row.join('  ')).join('\n')}\n`);
   return `### Locks, one thread, uncontended (bench/locks.ts)\n\n${table}`;
+}
+
+async function runSst(quick: boolean, log: (line: string) => void): Promise<string> {
+  log('sst');
+  const results = await runSstBench({ quick });
+  const rows = results.map((result) => [
+    result.name,
+    formatCount(result.opsPerSecond),
+    (1e6 / result.opsPerSecond).toFixed(2),
+    result.megabytesPerSecond === undefined ? '' : result.megabytesPerSecond.toFixed(0),
+  ]);
+  const table = renderMarkdownTable(['operation', 'ops/s', 'µs/op', 'MB/s'], rows);
+  process.stdout.write(`sst\n${rows.map((row) => row.join('  ')).join('\n')}\n`);
+  return `### Sorted tables, one thread (bench/sst.ts)\n\n${table}`;
 }
 
 function parsePresets(argv: readonly string[]): ComparePreset[] {
