@@ -191,6 +191,21 @@ export class NvmImage implements NvmImageApi {
     this.persist((wordIndex + D_AUX_WORD) * 4, 4);
   }
 
+  updatePageAux(pageIndex: number, setBits: number, clearBits: number): number {
+    this.checkPageIndex(pageIndex);
+    const wordIndex = this.descriptorWord(pageIndex);
+    if ((Atomics.load(this.words, wordIndex) & 0xffff) === PageKind.free)
+      assert(false, `page ${pageIndex} is free`);
+    const auxIndex = wordIndex + D_AUX_WORD;
+    for (;;) {
+      const previous = Atomics.load(this.words, auxIndex);
+      const next = ((previous | setBits) & ~clearBits) >>> 0;
+      if (Atomics.compareExchange(this.words, auxIndex, previous, next) !== previous) continue;
+      this.persist(auxIndex * 4, 4);
+      return previous;
+    }
+  }
+
   forEachPage(
     kind: PageKindValue,
     owner: number | undefined,

@@ -84,6 +84,11 @@ export interface NvmImageApi {
   pageAux(pageIndex: number): number;
   /** Sets the aux word with one atomic store and persists it. */
   setPageAux(pageIndex: number, value: number): void;
+  /**
+   * Sets then clears bits of the aux word atomically (threads may update different bits of one
+   * page at once) and persists it. Returns the previous value.
+   */
+  updatePageAux(pageIndex: number, setBits: number, clearBits: number): number;
   /** Calls `visit` for every allocated page (first page of each run) of `kind` [and `owner`]. */
   forEachPage(
     kind: PageKindValue,

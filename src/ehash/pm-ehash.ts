@@ -55,6 +55,7 @@ import {
 import {
   BUCKET_COUNT,
   BUCKET_PAGES,
+  COUNTER_BUCKETS,
   COUNTER_STRIDE,
   COUNTERS,
   HANDLE_SLOT_COUNT,
@@ -130,18 +131,21 @@ export class PmEHash {
     this.ownsImage = role.ownsImage;
     const headerWord = headerPage * (PAGE_BYTES / 4);
     this.dirWordIndex = headerWord + H_DIR / 4;
+    this.handleSlot = role.opener ? 0 : claimHandleSlot(this.runtime);
+    this.counterIndex = COUNTERS + (this.handleSlot % HANDLE_SLOT_COUNT) * COUNTER_STRIDE;
+    const bucketCounter = this.counterIndex + COUNTER_BUCKETS;
     this.core = {
       image,
       words: image.words,
       bucketLocks: this.bucketLocks,
       runtime: this.runtime,
-      allocator: new BucketAllocator(image, this.runtime, headerPage),
+      allocator: new BucketAllocator(image, this.runtime, headerPage, (delta) => {
+        Atomics.add(this.runtime, bucketCounter, delta);
+      }),
       headerPage,
       headerWord,
       dirWordIndex: this.dirWordIndex,
     };
-    this.handleSlot = role.opener ? 0 : claimHandleSlot(this.runtime);
-    this.counterIndex = COUNTERS + (this.handleSlot % HANDLE_SLOT_COUNT) * COUNTER_STRIDE;
   }
 
   /** Creates the table in `dir` (ehash.nvm) or recovers it. Synchronous: no I/O beyond open. */
@@ -232,11 +236,13 @@ export class PmEHash {
     // Lock words live in the buckets. Memory is the file on the mapped backend, so after a clean
     // close they are all free; otherwise a crashed holder or a persisted copy may have left one set.
     const saved = readSavedSize(core);
+    // rebuild() recounts buckets from the pages, so drop what the intent redo counted.
     const counted = core.allocator.rebuild({
       resetLocks: this.image.backend !== 'mapped' || !this.image.wasCleanShutdown,
       countKeys: saved === undefined,
     });
     const keys = saved ?? counted;
+    this.runtime[this.counterIndex + COUNTER_BUCKETS] = 0;
     this.runtime[SIZE_BASE_LO] = keys % 2 ** 32;
     this.runtime[SIZE_BASE_HI] = Math.floor(keys / 2 ** 32);
     if (saved !== undefined) writeSavedSize(core, undefined);
@@ -458,7 +464,10 @@ export class PmEHash {
   stats(): PmEHashStats {
     const keys = this.size;
     const globalDepth = dirWordDepth(Atomics.load(this.words, this.dirWordIndex));
-    const buckets = Atomics.load(this.runtime, BUCKET_COUNT);
+    let buckets = Atomics.load(this.runtime, BUCKET_COUNT);
+    for (let slot = 0; slot < HANDLE_SLOT_COUNT; slot++) {
+      buckets += Atomics.load(this.runtime, COUNTERS + slot * COUNTER_STRIDE + COUNTER_BUCKETS);
+    }
     const bucketPages = Atomics.load(this.runtime, BUCKET_PAGES);
     return {
       backend: this.image.backend,
@@ -479,6 +488,7 @@ export class PmEHash {
   close(): void {
     if (this.closed) return;
     try {
+      this.core.allocator.close();
       if (this.opener) writeSavedSize(this.core, this.size);
       else releaseHandleSlot(this.runtime, this.handleSlot);
     } finally {

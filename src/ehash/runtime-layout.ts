@@ -7,13 +7,14 @@
  * |-----------------|-------------------------------------|------------------------------|
  * | DIR_MUTEX       | structural changes (split, merge)   | structural changes           |
  * | ALLOC_MUTEX     | bucket-allocator.ts                 | bucket-allocator.ts          |
- * | BUCKET_COUNT    | under ALLOC_MUTEX                   | stats()                      |
+ * | BUCKET_COUNT    | rebuild at open (the base)          | stats()                      |
  * | BUCKET_PAGES    | under ALLOC_MUTEX                   | stats()                      |
  * | AT_GLOBAL_DEPTH | under DIR_MUTEX (after DERIVED_KNOWN)| merge, to decide on halving  |
  * | DERIVED_KNOWN   | under DIR_MUTEX                     | under DIR_MUTEX              |
  * | SIZE_BASE_*     | open (clean) or first size() scan   | size                         |
  * | HANDLE_SLOTS_*  | attach / close (CAS)                | attach / close               |
- * | COUNTERS + 16*k | only the thread owning slot k       | size (Atomics.load)          |
+ * | COUNTERS + 16*k | the thread owning slot k: key delta | size, stats (Atomics.load)   |
+ * |   + 1           | ... and bucket delta (Atomics.add)  |                              |
  * | FREE_TOP        | under ALLOC_MUTEX                   | under ALLOC_MUTEX            |
  * | FREE_STACK + i  | under ALLOC_MUTEX: bucket pages with a bucket neither used nor     |
  * |                 | reserved                                                           |
@@ -34,6 +35,9 @@ export const HANDLE_SLOTS_HI = 33;
 export const HANDLE_SLOT_COUNT = 64;
 export const COUNTERS = 64;
 export const COUNTER_STRIDE = 16;
+/** Word offsets inside a handle's counter line: key count delta, bucket count delta. */
+export const COUNTER_KEYS = 0;
+export const COUNTER_BUCKETS = 1;
 export const FREE_TOP = COUNTERS + HANDLE_SLOT_COUNT * COUNTER_STRIDE;
 export const FREE_STACK = FREE_TOP + 16;
 
