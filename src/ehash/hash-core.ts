@@ -10,12 +10,15 @@ import type { BucketAllocator } from './bucket-allocator.js';
 import {
   BUCKET_BYTES,
   BUCKET_WORDS,
-  H_INTENT_A,
-  H_INTENT_B,
-  H_INTENT_BYTES,
-  H_INTENT_DEPTH,
-  H_INTENT_OP,
-  H_INTENT_PATTERN,
+  H_INTENTS,
+  INTENT_A,
+  INTENT_B,
+  INTENT_BYTES,
+  INTENT_DEPTH,
+  INTENT_FIELDS_BYTES,
+  INTENT_OP,
+  INTENT_PATTERN,
+  INTENT_SLOTS,
   IntentOp,
   PAGE_BYTES,
 } from './layout.js';
@@ -33,6 +36,10 @@ export interface HashCore {
   readonly headerWord: number;
   /** Word index of the DIR commit word. */
   readonly dirWordIndex: number;
+  /** This handle's intent record (its handle slot). */
+  readonly intentSlot: number;
+  /** Runtime word of this handle's count of buckets at global depth (runtime-layout.ts). */
+  readonly atGlobalDepthCounter: number;
 }
 
 export function headerWordIndex(core: HashCore, byteOffset: number): number {
@@ -61,34 +68,46 @@ export interface Intent {
   readonly pattern: number;
 }
 
+function intentOffset(slot: number): number {
+  assert(slot >= 0 && slot < INTENT_SLOTS, `intent slot ${slot} out of range`);
+  return H_INTENTS + slot * INTENT_BYTES;
+}
+
 /**
- * Logs a structural change before it touches shared structure: arguments first, persisted, then
- * the op word as the commit point. Requires: caller holds DIR_MUTEX and no intent is in flight.
+ * Logs a structural change in this handle's intent record before it touches shared structure:
+ * fields first, persisted, then the op word as the commit point.
+ * Requires: caller holds the directory lock (read side) and this handle has no intent in flight.
  */
 export function writeIntentLocked(core: HashCore, intent: Intent): void {
   const words = core.words;
-  assert(words[headerWordIndex(core, H_INTENT_OP)] === IntentOp.none, 'one intent at a time');
-  words[headerWordIndex(core, H_INTENT_A)] = intent.bucketA;
-  words[headerWordIndex(core, H_INTENT_B)] = intent.bucketB;
-  words[headerWordIndex(core, H_INTENT_DEPTH)] = intent.depth;
-  words[headerWordIndex(core, H_INTENT_PATTERN)] = intent.pattern;
-  persistHeader(core, H_INTENT_A, H_INTENT_BYTES - 4);
-  Atomics.store(words, headerWordIndex(core, H_INTENT_OP), intent.op);
-  persistHeader(core, H_INTENT_OP, 4);
+  const offset = intentOffset(core.intentSlot);
+  assert(
+    words[headerWordIndex(core, offset + INTENT_OP)] === IntentOp.none,
+    'one intent per handle',
+  );
+  words[headerWordIndex(core, offset + INTENT_A)] = intent.bucketA;
+  words[headerWordIndex(core, offset + INTENT_B)] = intent.bucketB;
+  words[headerWordIndex(core, offset + INTENT_DEPTH)] = intent.depth;
+  words[headerWordIndex(core, offset + INTENT_PATTERN)] = intent.pattern;
+  persistHeader(core, offset + INTENT_A, INTENT_FIELDS_BYTES - 4);
+  Atomics.store(words, headerWordIndex(core, offset + INTENT_OP), intent.op);
+  persistHeader(core, offset + INTENT_OP, 4);
 }
 
-export function clearIntentLocked(core: HashCore): void {
-  Atomics.store(core.words, headerWordIndex(core, H_INTENT_OP), IntentOp.none);
-  persistHeader(core, H_INTENT_OP, 4);
+export function clearIntentLocked(core: HashCore, slot: number = core.intentSlot): void {
+  const offset = intentOffset(slot);
+  Atomics.store(core.words, headerWordIndex(core, offset + INTENT_OP), IntentOp.none);
+  persistHeader(core, offset + INTENT_OP, 4);
 }
 
-export function readIntent(core: HashCore): Intent {
+export function readIntent(core: HashCore, slot: number): Intent {
   const words = core.words;
+  const offset = intentOffset(slot);
   return {
-    op: words[headerWordIndex(core, H_INTENT_OP)]! as IntentOpValue,
-    bucketA: words[headerWordIndex(core, H_INTENT_A)]!,
-    bucketB: words[headerWordIndex(core, H_INTENT_B)]!,
-    depth: words[headerWordIndex(core, H_INTENT_DEPTH)]!,
-    pattern: words[headerWordIndex(core, H_INTENT_PATTERN)]!,
+    op: words[headerWordIndex(core, offset + INTENT_OP)]! as IntentOpValue,
+    bucketA: words[headerWordIndex(core, offset + INTENT_A)]!,
+    bucketB: words[headerWordIndex(core, offset + INTENT_B)]!,
+    depth: words[headerWordIndex(core, offset + INTENT_DEPTH)]!,
+    pattern: words[headerWordIndex(core, offset + INTENT_PATTERN)]!,
   };
 }

@@ -45,6 +45,7 @@ assert(BUCKETS_PER_PAGE === 16, 'a page holds 16 buckets: the page aux word is t
 assert(BUCKET_HEADER_WORDS + SLOTS_PER_BUCKET * SLOT_WORDS === BUCKET_WORDS, 'slots tile a bucket');
 assert(SLOT_BYTES % 8 === 0, 'a slot value must be 8-byte aligned for atomic updates');
 assert(SLOTS_PER_BUCKET < STATE_DEPTH_SHIFT, 'bitmap and depth share the state word');
+assert(1024 + 64 * 32 <= PAGE_BYTES, 'the intent records fit in the header page');
 
 /** Header page: byte offsets. The header is one page of kind ehashHeader. */
 export const HEADER_MAGIC = 0x48534845; // 'EHSH' little-endian
@@ -61,13 +62,20 @@ export const H_DIR = 32;
 export const H_SIZE_VALID = 40;
 export const H_SIZE_LO = 48;
 export const H_SIZE_HI = 52;
-/** Intent record of the structural change in flight; OP is its commit word, 0 when none. */
-export const H_INTENT_OP = 64;
-export const H_INTENT_A = 68;
-export const H_INTENT_B = 72;
-export const H_INTENT_DEPTH = 76;
-export const H_INTENT_PATTERN = 80;
-export const H_INTENT_BYTES = 20;
+/**
+ * Intent records of the structural changes in flight, one per handle slot, so that splits and
+ * merges of different buckets run at once: record k at H_INTENTS + k * INTENT_BYTES. Within a
+ * record, OP is the commit word (0 when none), written after the other fields are persisted.
+ */
+export const H_INTENTS = 1024;
+export const INTENT_BYTES = 32;
+export const INTENT_SLOTS = 64;
+export const INTENT_OP = 0;
+export const INTENT_A = 4;
+export const INTENT_B = 8;
+export const INTENT_DEPTH = 12;
+export const INTENT_PATTERN = 16;
+export const INTENT_FIELDS_BYTES = 20;
 
 /** Intent operations. Never renumber: they are on disk. */
 export const IntentOp = { none: 0, split: 1, merge: 2 } as const;

@@ -8,7 +8,8 @@
  * (`PmEHash.attach`) share the same memory. Writers take the seq-mutex of the one bucket they
  * change; readers take no lock: they read a bucket between two loads of its seq-mutex word, then
  * check that the directory still names that bucket for their key, and retry otherwise. Splits and
- * merges also take the table's DIR_MUTEX. No operation holds two bucket locks except a merge,
+ * merges also take the table's directory lock (read side; doubling and halving take the write
+ * side). No operation holds two bucket locks except a split (the new bucket is its own) and a merge,
  * which only try-locks the second, so there is no deadlock.
  *
  * Durability: an insert persists the slot and then the state word whose bitmap bit commits it;
@@ -49,12 +50,13 @@ import {
   readSavedSize,
   reclaimLeakedDirectories,
   reclaimOrphanTables,
-  redoIntent,
+  redoIntents,
   writeSavedSize,
 } from './recovery.js';
 import {
   BUCKET_COUNT,
   BUCKET_PAGES,
+  COUNTER_AT_GLOBAL_DEPTH,
   COUNTER_BUCKETS,
   COUNTER_STRIDE,
   COUNTERS,
@@ -132,7 +134,7 @@ export class PmEHash {
     const headerWord = headerPage * (PAGE_BYTES / 4);
     this.dirWordIndex = headerWord + H_DIR / 4;
     this.handleSlot = role.opener ? 0 : claimHandleSlot(this.runtime);
-    this.counterIndex = COUNTERS + (this.handleSlot % HANDLE_SLOT_COUNT) * COUNTER_STRIDE;
+    this.counterIndex = COUNTERS + this.handleSlot * COUNTER_STRIDE;
     const bucketCounter = this.counterIndex + COUNTER_BUCKETS;
     this.core = {
       image,
@@ -145,6 +147,8 @@ export class PmEHash {
       headerPage,
       headerWord,
       dirWordIndex: this.dirWordIndex,
+      intentSlot: this.handleSlot,
+      atGlobalDepthCounter: this.counterIndex + COUNTER_AT_GLOBAL_DEPTH,
     };
   }
 
@@ -231,7 +235,7 @@ export class PmEHash {
 
   private recover(): void {
     const core = this.core;
-    redoIntent(core);
+    redoIntents(core);
     if (!this.image.wasCleanShutdown) reclaimLeakedDirectories(core);
     // Lock words live in the buckets. Memory is the file on the mapped backend, so after a clean
     // close they are all free; otherwise a crashed holder or a persisted copy may have left one set.
@@ -528,8 +532,7 @@ export class PmEHash {
    * Atomics.load, and an aligned Int32 never tears); a shared slot needs an atomic add.
    */
   private countKeys(delta: number): void {
-    if (this.handleSlot < HANDLE_SLOT_COUNT) this.runtime[this.counterIndex]! += delta;
-    else Atomics.add(this.runtime, this.counterIndex, delta);
+    this.runtime[this.counterIndex]! += delta;
   }
 
   private checkOpen(): void {
@@ -564,17 +567,24 @@ function checkWords(high: number, low: number, code: 'ERR_KEY_RANGE' | 'ERR_VALU
   );
 }
 
-/** Attached handles count keys in their own counter slot; past 64 handles, slots are shared. */
+/**
+ * Every handle owns a slot: its key and bucket counters and its intent record. Slot 0 is the
+ * opener's; attached handles claim 1..63 and release theirs at close.
+ */
 function claimHandleSlot(runtime: Int32Array): number {
   for (let slot = 1; slot < HANDLE_SLOT_COUNT; slot++) {
     const word = slot < 32 ? HANDLE_SLOTS_LO : HANDLE_SLOTS_HI;
     const bit = 1 << (slot % 32);
-    const current = Atomics.load(runtime, word);
-    if ((current & bit) !== 0) continue;
-    if (Atomics.compareExchange(runtime, word, current, current | bit) === current) return slot;
-    slot--; // lost a race on this word: look at the same slot again
+    for (let attempt = 0; attempt < 64; attempt++) {
+      const current = Atomics.load(runtime, word);
+      if ((current & bit) !== 0) break;
+      if (Atomics.compareExchange(runtime, word, current, current | bit) === current) return slot;
+    }
   }
-  return HANDLE_SLOT_COUNT;
+  throw new StrataError(
+    'ERR_BUSY',
+    `a table takes at most ${HANDLE_SLOT_COUNT - 1} attached handles at once; close some first`,
+  );
 }
 
 function releaseHandleSlot(runtime: Int32Array, slot: number): void {

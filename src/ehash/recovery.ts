@@ -41,6 +41,7 @@ import {
   HEADER_FORMAT_VERSION,
   HEADER_MAGIC,
   INITIAL_GLOBAL_DEPTH,
+  INTENT_SLOTS,
   IntentOp,
   PAGE_BUCKETS_FULL,
   PAGE_BYTES,
@@ -143,9 +144,17 @@ export function checkHeader(image: NvmImageApi, headerPage: number): void {
   }
 }
 
-/** Finishes the structural change an intent names. Runs at open, before any other thread. */
-export function redoIntent(core: HashCore): void {
-  const intent = readIntent(core);
+/**
+ * Finishes the structural changes the intent records name (at most one per handle slot; they
+ * touch disjoint buckets and entries, so their order does not matter). Runs at open, before any
+ * other thread.
+ */
+export function redoIntents(core: HashCore): void {
+  for (let slot = 0; slot < INTENT_SLOTS; slot++) redoIntent(core, slot);
+}
+
+function redoIntent(core: HashCore, slot: number): void {
+  const intent = readIntent(core, slot);
   if (intent.op === IntentOp.none) return;
   const words = core.words;
   if (intent.op === IntentOp.split) {
@@ -173,7 +182,7 @@ export function redoIntent(core: HashCore): void {
       `unknown hash table intent ${String(intent.op)} in ${core.image.path}`,
     );
   }
-  clearIntentLocked(core);
+  clearIntentLocked(core, slot);
 }
 
 /** After an unclean shutdown: frees directory pages of this table other than the live directory. */

@@ -5,12 +5,13 @@
  *
  * | word            | written by                          | read by                      |
  * |-----------------|-------------------------------------|------------------------------|
- * | DIR_MUTEX       | structural changes (split, merge)   | structural changes           |
+ * | DIR_LOCK        | split, merge (read); doubling,      | the same                     |
+ * |                 | halving (write)                     |                              |
  * | ALLOC_MUTEX     | bucket-allocator.ts                 | bucket-allocator.ts          |
  * | BUCKET_COUNT    | rebuild at open (the base)          | stats()                      |
  * | BUCKET_PAGES    | under ALLOC_MUTEX                   | stats()                      |
- * | AT_GLOBAL_DEPTH | under DIR_MUTEX (after DERIVED_KNOWN)| merge, to decide on halving  |
- * | DERIVED_KNOWN   | under DIR_MUTEX                     | under DIR_MUTEX              |
+ * | AT_GLOBAL_DEPTH | DIR_LOCK write side: the base count | halving, with the deltas     |
+ * | DERIVED_KNOWN   | DIR_LOCK write side                 | DIR_LOCK either side         |
  * | SIZE_BASE_*     | open (clean) or first size() scan   | size                         |
  * | HANDLE_SLOTS_*  | attach / close (CAS)                | attach / close               |
  * | COUNTERS + 16*k | the thread owning slot k: key delta | size, stats (Atomics.load)   |
@@ -20,7 +21,8 @@
  * |                 | reserved                                                           |
  * | RESERVED + page | under ALLOC_MUTEX: buckets handed out but not yet committed        |
  */
-export const DIR_MUTEX = 0;
+/** Reader-writer lock: splits and merges read, doubling and halving write (structure.ts). */
+export const DIR_LOCK = 0;
 export const BUCKET_COUNT = 16;
 export const BUCKET_PAGES = 17;
 export const AT_GLOBAL_DEPTH = 18;
@@ -38,6 +40,8 @@ export const COUNTER_STRIDE = 16;
 /** Word offsets inside a handle's counter line: key count delta, bucket count delta. */
 export const COUNTER_KEYS = 0;
 export const COUNTER_BUCKETS = 1;
+/** Change in buckets at global depth made by this handle's splits and merges since the base. */
+export const COUNTER_AT_GLOBAL_DEPTH = 2;
 export const FREE_TOP = COUNTERS + HANDLE_SLOT_COUNT * COUNTER_STRIDE;
 export const FREE_STACK = FREE_TOP + 16;
 

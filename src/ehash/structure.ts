@@ -16,15 +16,19 @@
  * reclaims by kind and owner).
  *
  * Thread model: every function here requires its caller to hold the bucket lock named in its
- * `Requires:` line; the functions take DIR_MUTEX themselves, after the bucket lock (lock order:
- * bucket, then DIR_MUTEX, then the image's allocator). A second bucket is only ever try-locked.
- * Readers never lock: they re-check the DIR word and their directory entry after reading a bucket.
+ * `Requires:` line. Splits and merges of different buckets run at once: they take DIR_LOCK's read
+ * side (they change disjoint directory entries), each logs to its own handle's intent record, and
+ * each counts its changes to "buckets at global depth" in its own counter. Doubling and halving
+ * take the write side. Lock order: bucket, then DIR_LOCK, then ALLOC_MUTEX, then the image's page
+ * mutex; a thread never waits for the write side while holding the read side, and a second bucket
+ * is only ever try-locked. Readers never lock: they re-check the DIR word and their directory
+ * entry after reading a bucket.
  */
 
 import { PageKind } from '../../nvm/types.js';
 import { assert, invariantsEnabled } from '../assert.js';
 import { StrataError } from '../errors.js';
-import { mutexLock, mutexUnlock } from '../sync/mutex.js';
+import { rwReadLock, rwReadUnlock, rwWriteLock, rwWriteUnlock } from '../sync/rwlock.js';
 import { seqMutexLock, seqMutexTryLock, seqMutexUnlock } from '../sync/seq-mutex.js';
 import {
   bucketBase,
@@ -56,12 +60,20 @@ import {
   stateDepth,
   stateWord,
 } from './layout.js';
-import { AT_GLOBAL_DEPTH, DERIVED_KNOWN, DIR_MUTEX } from './runtime-layout.js';
+import {
+  AT_GLOBAL_DEPTH,
+  COUNTER_AT_GLOBAL_DEPTH,
+  COUNTER_STRIDE,
+  COUNTERS,
+  DERIVED_KNOWN,
+  DIR_LOCK,
+  HANDLE_SLOT_COUNT,
+} from './runtime-layout.js';
 
 /**
  * Splits a full bucket in two, doubling the directory first if the bucket is at global depth.
- * The new bucket is reserved and filled before DIR_MUTEX is taken, so concurrent splits of other
- * buckets overlap everything but the few stores that publish them.
+ * The new bucket is reserved and filled before DIR_LOCK is taken; under its read side, splits of
+ * other buckets publish at the same time.
  * Requires: caller holds the lock of `bucketId`, which its directory entry for `hash` names.
  */
 export function splitBucketLocked(core: HashCore, bucketId: number, hash: number): void {
@@ -78,11 +90,8 @@ export function splitBucketLocked(core: HashCore, bucketId: number, hash: number
   seqMutexLock(core.bucketLocks, lockWordOf(newId));
   try {
     const kept = fillSplitBucket(core, bucketId, newId, depth);
-    mutexLock(core.runtime, DIR_MUTEX);
+    readLockWithRoomFor(core, depth);
     try {
-      if (depth === dirWordDepth(Atomics.load(core.words, core.dirWordIndex))) {
-        doubleDirectoryLocked(core);
-      }
       writeIntentLocked(core, {
         op: IntentOp.split,
         bucketA: bucketId,
@@ -97,16 +106,45 @@ export function splitBucketLocked(core: HashCore, bucketId: number, hash: number
       persistBucketState(core, bucketId);
       clearIntentLocked(core);
       const globalDepth = dirWordDepth(Atomics.load(core.words, core.dirWordIndex));
-      if (core.runtime[DERIVED_KNOWN] === 1 && depth + 1 === globalDepth) {
-        core.runtime[AT_GLOBAL_DEPTH]! += 2;
-      }
+      if (depth + 1 === globalDepth) countAtGlobalDepthLocked(core, 2);
     } finally {
-      mutexUnlock(core.runtime, DIR_MUTEX);
+      rwReadUnlock(core.runtime, DIR_LOCK);
     }
   } finally {
     seqMutexUnlock(core.bucketLocks, lockWordOf(newId));
     if (!committed) core.allocator.unreserve(newId);
   }
+}
+
+/**
+ * Takes DIR_LOCK's read side with the directory deeper than `depth`, doubling it first under the
+ * write side if needed (never waiting for the write side while holding the read side). Only
+ * halving shrinks the directory, so the loop ends after at most a few rounds.
+ */
+function readLockWithRoomFor(core: HashCore, depth: number): void {
+  for (let round = 0; round < GLOBAL_DEPTH_MAX * 2; round++) {
+    rwReadLock(core.runtime, DIR_LOCK);
+    if (depth < dirWordDepth(Atomics.load(core.words, core.dirWordIndex))) return;
+    rwReadUnlock(core.runtime, DIR_LOCK);
+    rwWriteLock(core.runtime, DIR_LOCK);
+    try {
+      if (depth === dirWordDepth(Atomics.load(core.words, core.dirWordIndex))) {
+        doubleDirectoryLocked(core);
+      }
+    } finally {
+      rwWriteUnlock(core.runtime, DIR_LOCK);
+    }
+  }
+  throw new StrataError('ERR_BUSY', 'the directory kept shrinking under a split');
+}
+
+/**
+ * Adds to this handle's share of "buckets at global depth", if that count is being kept.
+ * Requires: DIR_LOCK read side held (the base only changes under the write side).
+ */
+function countAtGlobalDepthLocked(core: HashCore, delta: number): void {
+  if (core.runtime[DERIVED_KNOWN] !== 1) return;
+  core.runtime[core.atGlobalDepthCounter]! += delta;
 }
 
 /**
@@ -140,7 +178,8 @@ function fillSplitBucket(core: HashCore, bucketId: number, newId: number, depth:
 
 /**
  * Points every directory entry whose low `patternBits` bits equal `pattern` at `bucketId`, then
- * persists the span written. Requires: DIR_MUTEX held.
+ * persists the span written. Requires: DIR_LOCK held (either side), and the bucket locks of the
+ * buckets whose entries these are.
  */
 export function pointEntriesLocked(
   core: HashCore,
@@ -161,7 +200,7 @@ export function pointEntriesLocked(
   core.image.persist(firstByte, ((count - 1) * stride + 1) * 4);
 }
 
-/** Requires: DIR_MUTEX held. Throws ERR_NVM_FULL with nothing changed if pages run out. */
+/** Requires: DIR_LOCK write side. Throws ERR_NVM_FULL with nothing changed if pages run out. */
 function doubleDirectoryLocked(core: HashCore): void {
   const dirWord = Atomics.load(core.words, core.dirWordIndex);
   const globalDepth = dirWordDepth(dirWord);
@@ -181,7 +220,15 @@ function doubleDirectoryLocked(core: HashCore): void {
   core.image.persist(newPage * PAGE_BYTES, entries * 2 * 4);
   commitDirectoryLocked(core, newPage, globalDepth + 1);
   core.image.freePages(oldPage, directoryPages(globalDepth));
-  core.runtime[AT_GLOBAL_DEPTH] = 0;
+  resetAtGlobalDepthLocked(core, 0);
+}
+
+/** Requires: DIR_LOCK write side (no split or merge is counting). */
+function resetAtGlobalDepthLocked(core: HashCore, count: number): void {
+  for (let slot = 0; slot < HANDLE_SLOT_COUNT; slot++) {
+    core.runtime[COUNTERS + slot * COUNTER_STRIDE + COUNTER_AT_GLOBAL_DEPTH] = 0;
+  }
+  core.runtime[AT_GLOBAL_DEPTH] = count;
   core.runtime[DERIVED_KNOWN] = 1;
 }
 
@@ -192,15 +239,16 @@ function doubleDirectoryLocked(core: HashCore): void {
  * Requires: caller holds the lock of `emptyId`, which its directory entry for `hash` names.
  */
 export function tryMergeLocked(core: HashCore, emptyId: number, hash: number): void {
-  mutexLock(core.runtime, DIR_MUTEX);
+  let mergedAtGlobalDepth = false;
+  rwReadLock(core.runtime, DIR_LOCK);
   try {
     const state = core.words[bucketBase(emptyId)]!;
     const depth = stateDepth(state);
     if (stateBitmap(state) !== 0 || depth === 0) return;
     const dirWord = Atomics.load(core.words, core.dirWordIndex);
     const base = dirWordPage(dirWord) * DIRECTORY_ENTRIES_PER_PAGE;
-    const pattern = hash & (2 ** depth - 1);
-    const buddyId = Atomics.load(core.words, base + (pattern ^ (2 ** (depth - 1))));
+    const pattern = hash & ((1 << depth) - 1);
+    const buddyId = Atomics.load(core.words, base + (pattern ^ (1 << (depth - 1))));
     assert(buddyId !== emptyId, 'buddies at the same depth are different buckets');
     if (stateDepth(Atomics.load(core.words, bucketBase(buddyId))) !== depth) return;
     if (!seqMutexTryLock(core.bucketLocks, lockWordOf(buddyId))) return;
@@ -222,16 +270,24 @@ export function tryMergeLocked(core: HashCore, emptyId: number, hash: number): v
     } finally {
       seqMutexUnlock(core.bucketLocks, lockWordOf(buddyId));
     }
-    if (core.runtime[DERIVED_KNOWN] === 1 && depth === dirWordDepth(dirWord)) {
-      core.runtime[AT_GLOBAL_DEPTH]! -= 2;
+    if (depth === dirWordDepth(dirWord)) {
+      countAtGlobalDepthLocked(core, -2);
+      mergedAtGlobalDepth = true;
     }
+  } finally {
+    rwReadUnlock(core.runtime, DIR_LOCK);
+  }
+  // Only a merge of two buckets at global depth can make halving possible.
+  if (!mergedAtGlobalDepth) return;
+  rwWriteLock(core.runtime, DIR_LOCK);
+  try {
     halveWhilePossibleLocked(core);
   } finally {
-    mutexUnlock(core.runtime, DIR_MUTEX);
+    rwWriteUnlock(core.runtime, DIR_LOCK);
   }
 }
 
-/** Requires: DIR_MUTEX held. Halving is an optimisation: out of pages, it simply stops. */
+/** Requires: DIR_LOCK write side. Halving is an optimisation: out of pages, it simply stops. */
 function halveWhilePossibleLocked(core: HashCore): void {
   for (let round = 0; round < GLOBAL_DEPTH_MAX; round++) {
     const dirWord = Atomics.load(core.words, core.dirWordIndex);
@@ -262,18 +318,21 @@ function halveWhilePossibleLocked(core: HashCore): void {
 
 /**
  * The number of buckets whose local depth equals the global depth: each has exactly one entry,
- * whose sibling entry (top bit flipped) names another bucket. Cached in AT_GLOBAL_DEPTH and kept
- * up to date by split, merge and doubling; computed by one directory pass when unknown.
- * Requires: DIR_MUTEX held.
+ * whose sibling entry (top bit flipped) names another bucket. Kept as a base plus per-handle
+ * deltas by split, merge and doubling; computed by one directory pass when unknown.
+ * Requires: DIR_LOCK write side.
  */
 export function countBucketsAtGlobalDepthLocked(core: HashCore): number {
   if (core.runtime[DERIVED_KNOWN] === 1) {
-    if (invariantsEnabled) assert(core.runtime[AT_GLOBAL_DEPTH] === scanAtGlobalDepth(core));
-    return core.runtime[AT_GLOBAL_DEPTH]!;
+    let count = core.runtime[AT_GLOBAL_DEPTH]!;
+    for (let slot = 0; slot < HANDLE_SLOT_COUNT; slot++) {
+      count += core.runtime[COUNTERS + slot * COUNTER_STRIDE + COUNTER_AT_GLOBAL_DEPTH]!;
+    }
+    if (invariantsEnabled) assert(count === scanAtGlobalDepth(core), 'buckets at global depth');
+    return count;
   }
   const count = scanAtGlobalDepth(core);
-  core.runtime[AT_GLOBAL_DEPTH] = count;
-  core.runtime[DERIVED_KNOWN] = 1;
+  resetAtGlobalDepthLocked(core, count);
   return count;
 }
 

@@ -14,6 +14,8 @@ export interface HammerTask {
   readonly count: number;
   readonly sharedFirst: number;
   readonly sharedCount: number;
+  /** Writer: remove every own key at the end (not just every third), so buckets empty out. */
+  readonly removeAll?: boolean;
   /** Reader: keep searching until this shared word (index 0) becomes non-zero. */
   readonly stop?: SharedArrayBuffer;
 }
@@ -45,7 +47,7 @@ function runWriter(work: HammerTask): HammerResult {
     const key = work.first + index;
     if (!table.updateWords(0, key, 0, key * 3)) throw new Error(`own key ${key} missing on update`);
   }
-  for (let index = 0; index < work.count; index += 3) {
+  for (let index = 0; index < work.count; index += work.removeAll === true ? 1 : 3) {
     if (!table.removeWords(0, work.first + index))
       throw new Error(`own key ${work.first + index} missing on remove`);
   }
