@@ -37,6 +37,8 @@ export const PageKind = {
   ehashHeader: 16,
   ehashDirectory: 17,
   ehashBuckets: 18,
+  memtableHeader: 19,
+  memtableArena: 20,
 } as const;
 export type PageKindValue = (typeof PageKind)[keyof typeof PageKind];
 
