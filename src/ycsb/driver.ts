@@ -19,6 +19,7 @@ import {
   type PhaseCounters,
   runAsyncOps,
   runSyncOps,
+  warmUpReads,
 } from './phase-loop.js';
 import { PhaseProgress } from './progress.js';
 import { U64Sum } from './u64-sum.js';
@@ -155,6 +156,7 @@ async function runPhaseOnMainThread(
     onProgress: (done: number) => progress.update(done),
   };
   try {
+    if (engine.mode === 'sync') warmUpReads(engine, context.workload);
     const startedMs = performance.now();
     const counters =
       engine.mode === 'sync'

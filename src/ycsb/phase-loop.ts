@@ -166,6 +166,33 @@ export async function runAsyncOps(
   return finishCounters(counters, count, 0, 0, values);
 }
 
+/** Reads per thread run untimed before each phase of a sync engine (see `warmUpReads`). */
+export const WARM_UP_READS = 20_000;
+
+/**
+ * Runs up to WARM_UP_READS READs of the phase's own keys through the same loop, untimed, and
+ * throws the results away. Reads change nothing, so the phase's results are unaffected; what it
+ * warms is the JIT: a run phase is often the first time a thread reads (the load only inserts),
+ * and on a 2-core machine with both cores busy, V8's background compiler gets no CPU, so a short
+ * phase would otherwise measure mostly unoptimised code. Every engine and thread count gets the
+ * same warm-up.
+ */
+export function warmUpReads(engine: SyncU64Engine, input: PhaseOps): void {
+  const count = Math.min(WARM_UP_READS, input.count);
+  if (count === 0) return;
+  const reads: PhaseOps = {
+    count,
+    ops: new Uint8Array(count).fill(Op.read),
+    keyHi: input.keyHi.slice(0, count),
+    keyLo: input.keyLo.slice(0, count),
+    valueHi: new Uint32Array(count),
+    valueLo: new Uint32Array(count),
+    scanLengths: undefined,
+  };
+  const sampleEvery = 1024;
+  runSyncOps(engine, reads, { sampleEvery, samplesNs: createSampleBuffer(count, sampleEvery) });
+}
+
 /** The buffer the loops fill: one slot per timed op. */
 export function createSampleBuffer(count: number, sampleEvery: number): Float64Array {
   return new Float64Array(sampleCount(count, sampleEvery));

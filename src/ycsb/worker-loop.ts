@@ -15,7 +15,7 @@ import {
   type WorkerInit,
   type WorkerMessage,
 } from './parallel-layout.js';
-import { createSampleBuffer, runSyncOps } from './phase-loop.js';
+import { createSampleBuffer, runSyncOps, warmUpReads } from './phase-loop.js';
 
 /** Bounds one wait at the start barrier; the loop re-checks ABORT after each. */
 const BARRIER_WAIT_MS = 100;
@@ -66,6 +66,7 @@ function runPhase(
     Atomics.notify(control, CONTROL_DONE);
   };
   try {
+    warmUpReads(engine, message.ops);
     Atomics.add(control, CONTROL_READY, 1);
     Atomics.notify(control, CONTROL_READY);
     waitForStart(control, message.generation);
