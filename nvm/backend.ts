@@ -15,4 +15,6 @@ export interface ImageBackend {
    * Requires: the range lies inside the image.
    */
   persist(offsetBytes: number, lengthBytes: number, persistNumber: number): void;
+  /** Makes the pages of a range present and writable ahead of use; a hint, never an error. */
+  prefault(offsetBytes: number, lengthBytes: number): void;
 }

@@ -57,6 +57,9 @@ export class EmulatedBackend implements ImageBackend {
     };
   }
 
+  /** Private memory: nothing to prefault that the first store would not do as cheaply. */
+  prefault(_offsetBytes: number, _lengthBytes: number): void {}
+
   persist(offsetBytes: number, lengthBytes: number, persistNumber: number): void {
     if (Atomics.load(this.file.runtimeWords, RT_CLOSED) !== 0) {
       throw new StrataError('ERR_CLOSED', `NVM image ${this.file.path} is closed`);

@@ -140,6 +140,12 @@ export class NvmImage implements NvmImageApi {
     if (this.persistWrites) this.store.persist(offsetBytes, lengthBytes, persistNumber);
   }
 
+  prefault(offsetBytes: number, lengthBytes: number): void {
+    this.checkOpen();
+    if (invariantsEnabled) this.checkPersistRange(offsetBytes, lengthBytes);
+    this.store.prefault(offsetBytes, lengthBytes);
+  }
+
   allocPages(count: number, kind: PageKindValue, owner: number): number {
     if (!(Number.isInteger(count) && count >= 1))
       assert(false, `allocPages count ${count} is not positive`);

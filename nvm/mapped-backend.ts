@@ -14,6 +14,7 @@ export class MappedBackend implements ImageBackend {
   readonly kind = 'mapped' as const;
   readonly persistWrites: boolean;
   private readonly addon: NativeAddon | undefined;
+  private readonly prefaultAddon: NativeAddon | undefined;
 
   constructor(
     private readonly buffer: SharedArrayBuffer,
@@ -21,6 +22,16 @@ export class MappedBackend implements ImageBackend {
   ) {
     this.persistWrites = target.durability === 'power';
     this.addon = this.persistWrites ? requireNativeAddon(target.path) : undefined;
+    const load = loadNativeAddon();
+    this.prefaultAddon = load.ok ? load.addon : undefined;
+  }
+
+  /**
+   * Pages of a sparse image file are allocated at their first store, one page fault each; a
+   * directory doubling writes thousands of fresh pages at once, so it asks for them up front.
+   */
+  prefault(offsetBytes: number, lengthBytes: number): void {
+    this.prefaultAddon?.populate(this.buffer, offsetBytes, lengthBytes);
   }
 
   persist(offsetBytes: number, lengthBytes: number): void {

@@ -74,6 +74,11 @@ export interface NvmImageApi {
   /** Makes [offset, offset+length) durable under the image's durability. */
   persist(offsetBytes: number, lengthBytes: number): void;
 
+  /**
+   * Makes the pages of a range present and writable ahead of a burst of stores (a hint: the
+   * mapped backend prefaults them; the emulated backend does nothing).
+   */
+  prefault(offsetBytes: number, lengthBytes: number): void;
   /** Allocates `count` contiguous zeroed pages, records kind/owner durably. ERR_NVM_FULL. */
   allocPages(count: number, kind: PageKindValue, owner: number): number;
   /** Frees pages allocated together by allocPages; records it durably. */

@@ -6,6 +6,9 @@
 //   remapping. The mapping lives until the last SharedArrayBuffer sharing it (in any thread)
 //   is collected.
 // msync(sab, offsetBytes, lengthBytes) -> flushes the pages covering the range (power-loss mode).
+// populate(sab, offsetBytes, lengthBytes) -> prefaults the pages of the range writable
+//   (madvise MADV_POPULATE_WRITE), so that later stores do not each take a page fault; false
+//   where the kernel does not support it (callers treat it as a hint).
 // lock(fd) -> true if this process now holds an exclusive advisory lock (flock) on the file,
 //   false if another process holds it. The kernel drops the lock when the process dies.
 #include <node.h>
@@ -100,6 +103,33 @@ void Msync(const FunctionCallbackInfo<Value>& args) {
   }
 }
 
+void Populate(const FunctionCallbackInfo<Value>& args) {
+  Isolate* isolate = args.GetIsolate();
+  Local<Context> context = isolate->GetCurrentContext();
+  if (args.Length() < 3 || !args[0]->IsSharedArrayBuffer() || !args[1]->IsNumber() ||
+      !args[2]->IsNumber()) {
+    ThrowType(isolate, "populate(sab, offsetBytes, lengthBytes) needs a SharedArrayBuffer and two numbers");
+    return;
+  }
+  std::shared_ptr<BackingStore> store = args[0].As<SharedArrayBuffer>()->GetBackingStore();
+  double offset = args[1]->NumberValue(context).FromJust();
+  double length = args[2]->NumberValue(context).FromJust();
+  if (offset < 0 || length < 0 || offset + length > static_cast<double>(store->ByteLength())) {
+    ThrowType(isolate, "populate range is outside the mapping");
+    return;
+  }
+  size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  size_t start = static_cast<size_t>(offset) / page * page;
+  size_t end = (static_cast<size_t>(offset + length) + page - 1) / page * page;
+  char* base = static_cast<char*>(store->Data());
+#ifdef MADV_POPULATE_WRITE
+  bool ok = end <= start || madvise(base + start, end - start, MADV_POPULATE_WRITE) == 0;
+#else
+  bool ok = false;
+#endif
+  args.GetReturnValue().Set(ok);
+}
+
 void Lock(const FunctionCallbackInfo<Value>& args) {
   Isolate* isolate = args.GetIsolate();
   Local<Context> context = isolate->GetCurrentContext();
@@ -125,6 +155,7 @@ NODE_MODULE_INIT(/* exports, module, context */) {
   NODE_SET_METHOD(exports, "map", Map);
   NODE_SET_METHOD(exports, "msync", Msync);
   NODE_SET_METHOD(exports, "lock", Lock);
+  NODE_SET_METHOD(exports, "populate", Populate);
   (void)module;
   (void)context;
 }

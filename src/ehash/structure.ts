@@ -117,22 +117,36 @@ export function splitBucketLocked(core: HashCore, bucketId: number, hash: number
 }
 
 /**
- * Takes DIR_LOCK's read side with the directory deeper than `depth`, doubling it first under the
- * write side if needed (never waiting for the write side while holding the read side). Only
- * halving shrinks the directory, so the loop ends after at most a few rounds.
+ * Takes DIR_LOCK's read side with the directory deeper than `depth`, doubling it first if needed
+ * (never waiting for the write side while holding the read side). The new directory's pages are
+ * allocated and prefaulted before the write side is taken, so the stop-the-world part of a
+ * doubling is only the copy. Only halving shrinks the directory, so the loop ends after at most
+ * a few rounds.
  */
 function readLockWithRoomFor(core: HashCore, depth: number): void {
   for (let round = 0; round < GLOBAL_DEPTH_MAX * 2; round++) {
     rwReadLock(core.runtime, DIR_LOCK);
-    if (depth < dirWordDepth(Atomics.load(core.words, core.dirWordIndex))) return;
+    const globalDepth = dirWordDepth(Atomics.load(core.words, core.dirWordIndex));
+    if (depth < globalDepth) return;
     rwReadUnlock(core.runtime, DIR_LOCK);
+    if (globalDepth >= GLOBAL_DEPTH_MAX) {
+      throw new StrataError(
+        'ERR_NVM_FULL',
+        `the directory reached its limit of 2^${GLOBAL_DEPTH_MAX} entries`,
+      );
+    }
+    const newPage = allocateDirectory(core, globalDepth + 1);
+    core.image.prefault(newPage * PAGE_BYTES, directoryPages(globalDepth + 1) * PAGE_BYTES);
+    let used = false;
     rwWriteLock(core.runtime, DIR_LOCK);
     try {
-      if (depth === dirWordDepth(Atomics.load(core.words, core.dirWordIndex))) {
-        doubleDirectoryLocked(core);
+      if (dirWordDepth(Atomics.load(core.words, core.dirWordIndex)) === globalDepth) {
+        doubleDirectoryLocked(core, newPage);
+        used = true;
       }
     } finally {
       rwWriteUnlock(core.runtime, DIR_LOCK);
+      if (!used) core.image.freePages(newPage, directoryPages(globalDepth + 1));
     }
   }
   throw new StrataError('ERR_BUSY', 'the directory kept shrinking under a split');
@@ -200,18 +214,14 @@ export function pointEntriesLocked(
   core.image.persist(firstByte, ((count - 1) * stride + 1) * 4);
 }
 
-/** Requires: DIR_LOCK write side. Throws ERR_NVM_FULL with nothing changed if pages run out. */
-function doubleDirectoryLocked(core: HashCore): void {
+/**
+ * Copies the directory into the run at `newPage` (2^(G+1) entries, allocated by the caller) and
+ * commits it. Requires: DIR_LOCK write side.
+ */
+function doubleDirectoryLocked(core: HashCore, newPage: number): void {
   const dirWord = Atomics.load(core.words, core.dirWordIndex);
   const globalDepth = dirWordDepth(dirWord);
-  if (globalDepth >= GLOBAL_DEPTH_MAX) {
-    throw new StrataError(
-      'ERR_NVM_FULL',
-      `the directory reached its limit of 2^${GLOBAL_DEPTH_MAX} entries`,
-    );
-  }
   const oldPage = dirWordPage(dirWord);
-  const newPage = allocateDirectory(core, globalDepth + 1);
   const entries = 2 ** globalDepth;
   const oldBase = oldPage * DIRECTORY_ENTRIES_PER_PAGE;
   const newBase = newPage * DIRECTORY_ENTRIES_PER_PAGE;

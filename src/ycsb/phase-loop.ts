@@ -180,18 +180,27 @@ export const WARM_UP_READS = 20_000;
 export function warmUpReads(engine: SyncU64Engine, input: PhaseOps): void {
   const count = Math.min(WARM_UP_READS, input.count);
   if (count === 0) return;
+  // Spread first so the object has the same shape (hidden class) as the real input: a different
+  // one would make the loop polymorphic and deoptimise it at the start of the timed phase.
   const reads: PhaseOps = {
+    ...input,
     count,
     ops: new Uint8Array(count).fill(Op.read),
     keyHi: input.keyHi.slice(0, count),
     keyLo: input.keyLo.slice(0, count),
     valueHi: new Uint32Array(count),
     valueLo: new Uint32Array(count),
-    scanLengths: undefined,
   };
   const sampleEvery = 1024;
-  runSyncOps(engine, reads, { sampleEvery, samplesNs: createSampleBuffer(count, sampleEvery) });
+  // The same option shape as the drivers pass, for the same reason.
+  runSyncOps(engine, reads, {
+    sampleEvery,
+    samplesNs: createSampleBuffer(count, sampleEvery),
+    onProgress: ignoreProgress,
+  });
 }
+
+function ignoreProgress(_done: number): void {}
 
 /** The buffer the loops fill: one slot per timed op. */
 export function createSampleBuffer(count: number, sampleEvery: number): Float64Array {
