@@ -61,6 +61,9 @@ export async function runYcsbCompare(options: CompareOptions): Promise<CompareRe
   const log = options.log ?? (() => {});
   const preset = options.quick ? '1w' : options.preset;
   const { load, run } = workloadPair(preset, options.root, log);
+  // Threads first: the peers leave background work behind (LevelDB compactions, a large Map for
+  // the collector) that would take CPU from two worker threads on a 2-core machine.
+  const threads = await compareThreads(load, run, log);
   const rows: { contender: Contender; result: YcsbResult | undefined; note: string }[] = [];
   for (const contender of CONTENDERS) {
     const writes = load.opCounts.insert + run.opCounts.insert + run.opCounts.update;
@@ -76,7 +79,6 @@ export async function runYcsbCompare(options: CompareOptions): Promise<CompareRe
     const result = await runYcsb({ ...contender, load, run, progress: false });
     rows.push({ contender, result, note: '' });
   }
-  const threads = await compareThreads(load, run, log);
   const title = `YCSB ${preset}: ${relative(options.root, load.source)} + ${relative(options.root, run.source)}`;
   const baseline = rows[0]?.result;
   const engineTable = engineRows(rows, baseline);
