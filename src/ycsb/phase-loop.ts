@@ -78,50 +78,83 @@ export function runSyncOps(
   options: LoopOptions,
 ): PhaseCounters {
   assert(isPowerOfTwo(options.sampleEvery));
-  const { ops, keyHi, keyLo, valueHi, valueLo, count } = input;
-  const mask = options.sampleEvery - 1;
-  const shift = Math.log2(options.sampleEvery);
-  const samplesNs = options.samplesNs;
-  assert(samplesNs.length === sampleCount(count, options.sampleEvery));
-  const out = new Uint32Array(2);
-  const scanned = new U64Sum();
-  const counters = emptyCounters();
-  let sumHi = 0;
-  let sumLo = 0;
-  for (let chunkStart = 0; chunkStart < count; chunkStart += PROGRESS_CHUNK_OPS) {
-    const chunkEnd = Math.min(count, chunkStart + PROGRESS_CHUNK_OPS);
-    for (let index = chunkStart; index < chunkEnd; index++) {
-      const timed = (index & mask) === 0;
-      const startedMs = timed ? performance.now() : 0;
-      const op = ops[index];
-      const hi = keyHi[index]!;
-      const lo = keyLo[index]!;
-      if (op === Op.read) {
-        if (engine.read(hi, lo, out)) {
-          sumLo += out[0]!;
-          if (sumLo >= 4294967296) {
-            sumLo -= 4294967296;
-            sumHi = (sumHi + 1) >>> 0;
-          }
-          sumHi = (sumHi + out[1]!) >>> 0;
-        } else {
-          counters.readMisses++;
-        }
-      } else if (op === Op.insert) {
-        if (!engine.insert(hi, lo, valueHi[index]!, valueLo[index]!)) counters.failedInserts++;
-      } else if (op === Op.update) {
-        if (!engine.update(hi, lo, valueHi[index]!, valueLo[index]!)) counters.updateMisses++;
-      } else if (op === Op.remove) {
-        if (!engine.remove(hi, lo)) counters.removeMisses++;
-      } else {
-        assert(op === Op.scan && engine.scan !== undefined, 'scan support checked before the run');
-        counters.scanRecords += engine.scan(hi, lo, input.scanLengths?.[index] ?? 0, scanned);
-      }
-      if (timed) samplesNs[index >>> shift] = (performance.now() - startedMs) * 1e6;
-    }
+  assert(options.samplesNs.length === sampleCount(input.count, options.sampleEvery));
+  const state: ChunkState = {
+    counters: emptyCounters(),
+    sumHi: 0,
+    sumLo: 0,
+    out: new Uint32Array(2),
+    scanned: new U64Sum(),
+  };
+  for (let chunkStart = 0; chunkStart < input.count; chunkStart += PROGRESS_CHUNK_OPS) {
+    const chunkEnd = Math.min(input.count, chunkStart + PROGRESS_CHUNK_OPS);
+    runSyncChunk(engine, input, options, state, chunkStart, chunkEnd);
     options.onProgress?.(chunkEnd);
   }
-  return finishCounters(counters, count, sumHi, sumLo, scanned);
+  return finishCounters(state.counters, input.count, state.sumHi, state.sumLo, state.scanned);
+}
+
+interface ChunkState {
+  counters: PhaseCounters;
+  sumHi: number;
+  sumLo: number;
+  readonly out: Uint32Array;
+  readonly scanned: U64Sum;
+}
+
+/**
+ * Operations [start, end) of a phase. A function of its own, called once per chunk, so that V8
+ * optimises it as a whole function: the timed phase then enters optimised code at its first
+ * call (after the warm-up) instead of waiting for on-stack replacement, which on a 2-core
+ * machine with both cores busy can take tens of milliseconds.
+ */
+function runSyncChunk(
+  engine: SyncU64Engine,
+  input: PhaseOps,
+  options: LoopOptions,
+  state: ChunkState,
+  start: number,
+  end: number,
+): void {
+  const { ops, keyHi, keyLo, valueHi, valueLo } = input;
+  const mask = options.sampleEvery - 1;
+  const shift = 31 - Math.clz32(options.sampleEvery);
+  const samplesNs = options.samplesNs;
+  const counters = state.counters;
+  const out = state.out;
+  let sumHi = state.sumHi;
+  let sumLo = state.sumLo;
+  for (let index = start; index < end; index++) {
+    const timed = (index & mask) === 0;
+    const startedMs = timed ? performance.now() : 0;
+    const op = ops[index];
+    const hi = keyHi[index]!;
+    const lo = keyLo[index]!;
+    if (op === Op.read) {
+      if (engine.read(hi, lo, out)) {
+        sumLo += out[0]!;
+        if (sumLo >= 4294967296) {
+          sumLo -= 4294967296;
+          sumHi = (sumHi + 1) >>> 0;
+        }
+        sumHi = (sumHi + out[1]!) >>> 0;
+      } else {
+        counters.readMisses++;
+      }
+    } else if (op === Op.insert) {
+      if (!engine.insert(hi, lo, valueHi[index]!, valueLo[index]!)) counters.failedInserts++;
+    } else if (op === Op.update) {
+      if (!engine.update(hi, lo, valueHi[index]!, valueLo[index]!)) counters.updateMisses++;
+    } else if (op === Op.remove) {
+      if (!engine.remove(hi, lo)) counters.removeMisses++;
+    } else {
+      assert(op === Op.scan && engine.scan !== undefined, 'scan support checked before the run');
+      counters.scanRecords += engine.scan(hi, lo, input.scanLengths?.[index] ?? 0, state.scanned);
+    }
+    if (timed) samplesNs[index >>> shift] = (performance.now() - startedMs) * 1e6;
+  }
+  state.sumHi = sumHi;
+  state.sumLo = sumLo;
 }
 
 /** Runs every operation against an asynchronous engine, awaiting each in order. */
@@ -167,7 +200,7 @@ export async function runAsyncOps(
 }
 
 /** Reads per thread run untimed before each phase of a sync engine (see `warmUpReads`). */
-export const WARM_UP_READS = 20_000;
+export const WARM_UP_READS = 32_768;
 
 /**
  * Runs up to WARM_UP_READS READs of the phase's own keys through the same loop, untimed, and
