@@ -12,7 +12,7 @@
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, test } from 'vitest';
+import { afterAll, expect, test } from 'vitest';
 import { NvmImage } from '../../nvm/image.js';
 import { makeTempDir } from '../ehash/testing/temp-dir.js';
 import { KIND_DELETION, KIND_VALUE } from '../sst/internal-key.js';
@@ -29,6 +29,11 @@ const temp = makeTempDir('memtable-datadriven');
 afterAll(() => temp.remove());
 
 const files = readdirSync(TESTDATA).filter((name) => name !== 'format');
+
+// runDataDriven compares each case's output with its expected block; this guards the corpus.
+test('the datadriven corpus is present', () => {
+  expect(files).toEqual(expect.arrayContaining(['collisions', 'iterator', 'shadowing']));
+});
 
 test.each(files)('testdata/%s', (name) => {
   const image = NvmImage.open(join(temp.dir, `${name}.nvm`), {
