@@ -10,6 +10,15 @@ export type {
   NvmStats,
 } from '../nvm/types.js';
 export {
+  type BatchOp,
+  type IteratorOptions,
+  Strata,
+  StrataIterator,
+  type StrataOptions,
+  StrataSnapshot,
+  type StrataStats,
+} from './db/strata.js';
+export {
   PmEHash,
   type PmEHashHandle,
   type PmEHashOptions,

@@ -18,7 +18,9 @@ test('the package entry point resolves to the compiled library with the public A
     ],
     { cwd: root, encoding: 'utf8' },
   );
-  expect(output.trim()).toBe('NvmImage,PmEHash,StrataError,isStrataError');
+  expect(output.trim()).toBe(
+    'NvmImage,PmEHash,Strata,StrataError,StrataIterator,StrataSnapshot,isStrataError',
+  );
 });
 
 test('the strata bin prints its usage', () => {

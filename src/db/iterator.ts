@@ -1,0 +1,85 @@
+/**
+ * The public iterator: a DbIterator over the merged sources of one read view, plus the pin that
+ * keeps the view's memtables from being freed while it reads them. Iterating it with for…of to
+ * the end, or breaking out of the loop, releases the pin; a cursor user (seek/next/prev) calls
+ * `close()`. After that every call throws ERR_CLOSED.
+ *
+ * Thread model: main thread, one caller, like the DbIterator inside.
+ */
+import { StrataError } from '../errors.js';
+import type { DbIterator } from '../lsm/db-iterator.js';
+
+export class StrataIterator implements Iterable<[Uint8Array, Uint8Array]> {
+  readonly #inner: DbIterator;
+  #release: (() => void) | undefined;
+
+  /** Internal: use `db.iterator()` or `snapshot.iterator()`. */
+  constructor(inner: DbIterator, release: () => void) {
+    this.#inner = inner;
+    this.#release = release;
+  }
+
+  get closed(): boolean {
+    return this.#release === undefined;
+  }
+
+  valid(): boolean {
+    return this.#open().valid();
+  }
+
+  /** A copy of the current key. Requires: valid(). */
+  key(): Uint8Array {
+    return this.#open().key().slice();
+  }
+
+  /** A copy of the current value. Requires: valid(). */
+  value(): Uint8Array {
+    return this.#open().value().slice();
+  }
+
+  seekFirst(): void {
+    this.#open().seekFirst();
+  }
+
+  seekLast(): void {
+    this.#open().seekLast();
+  }
+
+  /** Moves to the first key >= `key` within the bounds. */
+  seek(key: Uint8Array | string): void {
+    const bytes = typeof key === 'string' ? new TextEncoder().encode(key) : key;
+    if (!(bytes instanceof Uint8Array)) {
+      throw new StrataError('ERR_INVALID_ARGUMENT', 'seek key must be a Uint8Array or a string');
+    }
+    this.#open().seek(bytes);
+  }
+
+  next(): void {
+    this.#open().next();
+  }
+
+  prev(): void {
+    this.#open().prev();
+  }
+
+  /** Releases the memtables this iterator reads. Idempotent. */
+  close(): void {
+    const release = this.#release;
+    this.#release = undefined;
+    release?.();
+  }
+
+  *[Symbol.iterator](): Iterator<[Uint8Array, Uint8Array]> {
+    const inner = this.#open();
+    try {
+      for (const [key, value] of inner) yield [key.slice(), value.slice()];
+    } finally {
+      this.close();
+    }
+  }
+
+  #open(): DbIterator {
+    if (this.#release === undefined) throw new StrataError('ERR_CLOSED', 'iterator is closed');
+    return this.#inner;
+  }
+}

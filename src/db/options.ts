@@ -1,0 +1,144 @@
+/**
+ * Options of `Strata.open` and the checks every public call applies to its input. Every
+ * violation is a StrataError with code ERR_INVALID_ARGUMENT whose message names the argument.
+ */
+import type { NvmBackendKind } from '../../nvm/types.js';
+import { StrataError } from '../errors.js';
+
+export interface StrataOptions {
+  /** Freeze and flush the mutable memtable once its arena holds more bytes. Default 64 MiB. */
+  readonly memtableSize?: number;
+  /** Longest key in bytes (after UTF-8 encoding). Default 64 KiB. */
+  readonly maxKeyBytes?: number;
+  /** Longest value in bytes (after UTF-8 encoding). Default 16 MiB. */
+  readonly maxValueBytes?: number;
+  /** NVM image backend. Default 'auto' (mapped when the native addon loads, else emulated). */
+  readonly backend?: NvmBackendKind | 'auto';
+  /** Reserved size of the NVM image file, only used when it is created. Default 4 GiB. */
+  readonly sizeMaxBytes?: number;
+  /**
+   * false (default): a write resolves once it survives a process crash (kill -9).
+   * true: every persist also msyncs / fdatasyncs, so a write resolves once it survives power loss.
+   */
+  readonly sync?: boolean;
+  /** Capacity of this database's table block cache in bytes. Default 32 MiB. */
+  readonly blockCacheBytes?: number;
+  /**
+   * Worker threads of the flush pool (Piscina, running the compiled dist/workers/flush.js),
+   * started at the first flush. 0 flushes on the main thread. Default 1.
+   */
+  readonly flushThreads?: number;
+}
+
+export interface ResolvedOptions {
+  readonly memtableSize: number;
+  readonly maxKeyBytes: number;
+  readonly maxValueBytes: number;
+  readonly backend: NvmBackendKind | 'auto';
+  readonly sizeMaxBytes: number | undefined;
+  readonly sync: boolean;
+  readonly blockCacheBytes: number;
+  readonly flushThreads: number;
+}
+
+export const MEMTABLE_SIZE_DEFAULT = 64 * 1024 * 1024;
+export const MAX_KEY_BYTES_DEFAULT = 64 * 1024;
+export const MAX_VALUE_BYTES_DEFAULT = 16 * 1024 * 1024;
+export const BLOCK_CACHE_BYTES_DEFAULT = 32 * 1024 * 1024;
+export const FLUSH_THREADS_DEFAULT = 1;
+/** A memtable's seqs must stay below its base + 2^32; this bound keeps far away from that. */
+const MEMTABLE_SIZE_MAX = 2 ** 32;
+
+const utf8 = new TextEncoder();
+
+export function invalid(message: string): StrataError {
+  return new StrataError('ERR_INVALID_ARGUMENT', message);
+}
+
+export function resolveOptions(options: unknown): ResolvedOptions {
+  if (options === undefined) options = {};
+  if (typeof options !== 'object' || options === null) throw invalid('options must be an object');
+  const given = options as Record<string, unknown>;
+  const known = new Set([
+    'memtableSize',
+    'maxKeyBytes',
+    'maxValueBytes',
+    'backend',
+    'sizeMaxBytes',
+    'sync',
+    'blockCacheBytes',
+    'flushThreads',
+  ]);
+  for (const name of Object.keys(given)) {
+    if (!known.has(name)) throw invalid(`unknown option ${JSON.stringify(name)}`);
+  }
+  const backend = given.backend ?? 'auto';
+  if (backend !== 'auto' && backend !== 'mapped' && backend !== 'emulated') {
+    throw invalid("options.backend must be 'auto', 'mapped' or 'emulated'");
+  }
+  const sync = given.sync ?? false;
+  if (typeof sync !== 'boolean') throw invalid('options.sync must be a boolean');
+  const sizeMaxBytes = given.sizeMaxBytes;
+  if (sizeMaxBytes !== undefined && !isIntegerIn(sizeMaxBytes, 4096, 2 ** 32)) {
+    throw invalid('options.sizeMaxBytes must be an integer in [4096, 2^32]');
+  }
+  return {
+    memtableSize: integerOption(given, 'memtableSize', MEMTABLE_SIZE_DEFAULT, 1, MEMTABLE_SIZE_MAX),
+    maxKeyBytes: integerOption(given, 'maxKeyBytes', MAX_KEY_BYTES_DEFAULT, 1, 2 ** 30),
+    maxValueBytes: integerOption(given, 'maxValueBytes', MAX_VALUE_BYTES_DEFAULT, 0, 2 ** 30),
+    backend,
+    sizeMaxBytes: sizeMaxBytes as number | undefined,
+    sync,
+    blockCacheBytes: integerOption(given, 'blockCacheBytes', BLOCK_CACHE_BYTES_DEFAULT, 0, 2 ** 40),
+    flushThreads: integerOption(given, 'flushThreads', FLUSH_THREADS_DEFAULT, 0, 64),
+  };
+}
+
+function integerOption(
+  given: Record<string, unknown>,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  const value = given[name] ?? fallback;
+  if (!isIntegerIn(value, min, max)) {
+    throw invalid(`options.${name} must be an integer in [${min}, ${max}]`);
+  }
+  return value;
+}
+
+function isIntegerIn(value: unknown, min: number, max: number): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
+}
+
+/** A key as bytes: a string is UTF-8 encoded; non-empty and at most `maxKeyBytes`. */
+export function encodeKey(key: unknown, maxKeyBytes: number, what = 'key'): Uint8Array {
+  const bytes = toBytes(key, what);
+  if (bytes.length === 0) throw invalid(`${what} must not be empty`);
+  if (bytes.length > maxKeyBytes) {
+    throw invalid(`${what} is ${bytes.length} bytes, above maxKeyBytes ${maxKeyBytes}`);
+  }
+  return bytes;
+}
+
+/** A value as bytes: a string is UTF-8 encoded; at most `maxValueBytes`. */
+export function encodeValue(value: unknown, maxValueBytes: number, what = 'value'): Uint8Array {
+  const bytes = toBytes(value, what);
+  if (bytes.length > maxValueBytes) {
+    throw invalid(`${what} is ${bytes.length} bytes, above maxValueBytes ${maxValueBytes}`);
+  }
+  return bytes;
+}
+
+/** An iterator bound: bytes or a UTF-8 string, any length (empty allowed). */
+export function encodeBound(bound: unknown, what: string): Uint8Array | undefined {
+  if (bound === undefined) return undefined;
+  return toBytes(bound, what);
+}
+
+function toBytes(thing: unknown, what: string): Uint8Array {
+  if (typeof thing === 'string') return utf8.encode(thing);
+  if (thing instanceof Uint8Array) return thing;
+  throw invalid(`${what} must be a Uint8Array or a string`);
+}

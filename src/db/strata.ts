@@ -1,0 +1,688 @@
+/**
+ * Strata: the public engine. One NVM image (`dir/strata.nvm`) holds the memtables, one catalog
+ * (`dir/catalog/`) lists them and the level-0 tables (`dir/catalog/NNNNNN.sst`). Writes go through
+ * one GroupCommitter into the mutable memtable; when it grows past `memtableSize` it is frozen
+ * (FreezeMemtable creates its successor in the same edit), flushed to a table and the table is
+ * installed (CommitFlush); its NVM pages are freed once no catalog snapshot and no reader of this
+ * process uses it. README.md beside this file describes the API and its guarantees.
+ *
+ * Reads are synchronous against a read view: the live memtables (newest first), the L0 tables
+ * (newest first) and a seq. Iterators and snapshots pin the memtables of their view (`refs`);
+ * a flushed memtable is dropped only once its refs are zero and the catalog reported it unpinned.
+ *
+ * Thread model: main thread only. Flushes run on the main thread in this version.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Piscina } from 'piscina';
+import { NvmImage } from '../../nvm/image.js';
+import { Catalog } from '../catalog/catalog.js';
+import type { CatalogSnapshot } from '../catalog/catalog-snapshot.js';
+import { tableFileName } from '../catalog/file-names.js';
+import { CommitFlush } from '../catalog/operations/commit-flush.js';
+import { CreateMemtable } from '../catalog/operations/create-memtable.js';
+import { FreezeMemtable } from '../catalog/operations/freeze-memtable.js';
+import { StrataError } from '../errors.js';
+import { DbIterator, type DbIteratorOptions } from '../lsm/db-iterator.js';
+import {
+  type FlushResult,
+  type FlushTask,
+  flushMemtable,
+  flushWorkerUrl,
+} from '../lsm/flush-job.js';
+import { type InternalIterator, memtableSource, tableSource } from '../lsm/internal-iterator.js';
+import { MergingIterator } from '../lsm/merging-iterator.js';
+import type { MemtableRecord } from '../memtable/batch-writer.js';
+import { Memtable } from '../memtable/memtable.js';
+import { BlockCache } from '../sst/block-cache.js';
+import { compareInternalKeys, KIND_DELETION, type Seq } from '../sst/internal-key.js';
+import { TableReader } from '../sst/table-reader.js';
+import { type GroupCommitTarget, GroupCommitter } from '../write/group-commit.js';
+import type { WriteOp } from '../write/write-op.js';
+import { StrataIterator } from './iterator.js';
+import {
+  encodeBound,
+  encodeKey,
+  encodeValue,
+  invalid,
+  type ResolvedOptions,
+  resolveOptions,
+  type StrataOptions,
+} from './options.js';
+
+export { StrataIterator } from './iterator.js';
+export type { StrataOptions } from './options.js';
+
+/** One operation of `db.batch`. `value` is required for 'put' and must be absent for 'del'. */
+export interface BatchOp {
+  readonly type: 'put' | 'del';
+  readonly key: Uint8Array | string;
+  readonly value?: Uint8Array | string;
+}
+
+export interface IteratorOptions {
+  readonly gt?: Uint8Array | string;
+  readonly gte?: Uint8Array | string;
+  readonly lt?: Uint8Array | string;
+  readonly lte?: Uint8Array | string;
+  /** Yield keys in descending order. Default false. */
+  readonly reverse?: boolean;
+  /** The most entries the for…of loop yields. Default Infinity. */
+  readonly limit?: number;
+}
+
+export interface StrataStats {
+  /** Live memtables: 1 mutable + the frozen ones not flushed yet. */
+  readonly memtables: number;
+  readonly mutableMemtableBytes: number;
+  readonly immutableMemtableBytes: number;
+  /** Flushed memtables whose NVM pages wait for their last reader. */
+  readonly retiredMemtables: number;
+  readonly l0Files: number;
+  readonly l0Bytes: number;
+  /** Completed flushes since open. */
+  readonly flushes: number;
+  readonly flushErrors: number;
+  /** The newest committed seq. */
+  readonly lastSeq: Seq;
+  readonly writes: number;
+  readonly writeGroups: number;
+}
+
+/** The file names inside `dir`. */
+export const IMAGE_FILE_NAME = 'strata.nvm';
+export const CATALOG_DIR_NAME = 'catalog';
+
+const ARENA_RUN_BYTES_MAX = 1 << 20;
+const PAGE_BYTES = 4096;
+
+interface LiveMemtable {
+  readonly id: number;
+  readonly memtable: Memtable;
+  /** Readers (iterators, snapshots) holding this memtable in their view. */
+  refs: number;
+  /** Flushed and removed from the catalog; dropped once refs is 0 and `unpinned`. */
+  retired: boolean;
+  unpinned: boolean;
+  dropped: boolean;
+}
+
+interface ReadView {
+  /** Newest first. */
+  readonly memtables: readonly LiveMemtable[];
+  /** Newest first. */
+  readonly tables: readonly TableReader[];
+  readonly seq: Seq;
+}
+
+export class Strata {
+  readonly dir: string;
+  readonly #options: ResolvedOptions;
+  readonly #image: NvmImage;
+  readonly #catalog: Catalog;
+  readonly #cache: BlockCache;
+  readonly #committer: GroupCommitter;
+  #mutable: LiveMemtable;
+  /** Frozen, not yet flushed; oldest first. */
+  #immutables: LiveMemtable[];
+  /** L0 tables, oldest first (the catalog's order). */
+  #tables: TableReader[];
+  readonly #retired = new Set<LiveMemtable>();
+  /** Every seq at or below it is taken: the committer numbers the next batch above it. */
+  #seqFloor: Seq;
+  #flushing: Promise<void> | undefined;
+  #flushError: unknown;
+  #flushes = 0;
+  #flushErrors = 0;
+  readonly #inFlight = new Set<Promise<unknown>>();
+  readonly #snapshots = new Set<StrataSnapshot>();
+  #pool: Piscina | undefined;
+  #closed = false;
+  #closing: Promise<void> | undefined;
+
+  private constructor(parts: {
+    dir: string;
+    options: ResolvedOptions;
+    image: NvmImage;
+    catalog: Catalog;
+    cache: BlockCache;
+    mutable: LiveMemtable;
+    immutables: LiveMemtable[];
+    tables: TableReader[];
+    seqFloor: Seq;
+  }) {
+    this.dir = parts.dir;
+    this.#options = parts.options;
+    this.#image = parts.image;
+    this.#catalog = parts.catalog;
+    this.#cache = parts.cache;
+    this.#mutable = parts.mutable;
+    this.#immutables = parts.immutables;
+    this.#tables = parts.tables;
+    this.#seqFloor = parts.seqFloor;
+    const lastSeq = (): Seq => this.#lastSeq();
+    const target: GroupCommitTarget = {
+      applyBatch: (records: readonly MemtableRecord[]) => {
+        this.#mutable.memtable.applyBatch(records);
+        this.#maybeScheduleFlush();
+      },
+      get visibleSeq(): Seq {
+        return lastSeq();
+      },
+    };
+    this.#committer = new GroupCommitter(target);
+  }
+
+  /**
+   * Creates `dir` (and the database in it) or recovers the database there. Rejects with
+   * ERR_INVALID_ARGUMENT for bad options, ERR_LOCKED when another process has it open, and the
+   * image's or catalog's errors (ERR_CORRUPT, ERR_NVM_*, ERR_IO) otherwise.
+   */
+  static async open(dir: string, options?: StrataOptions): Promise<Strata> {
+    if (typeof dir !== 'string' || dir.length === 0) throw invalid('dir must be a non-empty path');
+    const resolved = resolveOptions(options);
+    mkdirSync(dir, { recursive: true });
+    const image = NvmImage.open(join(dir, IMAGE_FILE_NAME), {
+      backend: resolved.backend,
+      durability: resolved.sync ? 'power' : 'process',
+      ...(resolved.sizeMaxBytes === undefined ? {} : { sizeMaxBytes: resolved.sizeMaxBytes }),
+    });
+    const opened: Memtable[] = [];
+    const tables: TableReader[] = [];
+    let catalog: Catalog | undefined;
+    try {
+      catalog = await Catalog.open(join(dir, CATALOG_DIR_NAME), {
+        compareKeys: compareInternalKeys,
+      });
+      const cache = new BlockCache({ capacityBytes: resolved.blockCacheBytes });
+      const snapshot = catalog.getSnapshot();
+      let seqFloor: Seq;
+      let mutable: LiveMemtable | undefined;
+      const immutables: LiveMemtable[] = [];
+      try {
+        Memtable.reclaimOrphans(image, new Set(snapshot.memtables.map((meta) => meta.locator)));
+        seqFloor = snapshot.state.lastSequence;
+        for (const meta of snapshot.memtables) {
+          const memtable = Memtable.open(image, meta.locator);
+          opened.push(memtable);
+          seqFloor = Math.max(seqFloor, memtable.visibleSeq);
+          const live = liveMemtable(meta.id, memtable);
+          if (meta.state === 'mutable') mutable = live;
+          else immutables.push(live);
+        }
+        for (const file of snapshot.levels[0] ?? []) {
+          const path = join(catalog.dir, tableFileName(file.fileNumber));
+          tables.push(TableReader.open(path, { fileNumber: file.fileNumber, cache }));
+          seqFloor = Math.max(seqFloor, file.seqMax);
+        }
+      } finally {
+        snapshot.release();
+      }
+      if (mutable === undefined) {
+        const headerPage = Memtable.create(image, {
+          baseSeq: seqFloor,
+          runSizeBytes: runSizeFor(resolved.memtableSize),
+        });
+        const created = await createMemtableIn(catalog, headerPage, image);
+        const memtable = Memtable.open(image, headerPage);
+        opened.push(memtable);
+        mutable = liveMemtable(created, memtable);
+      }
+      const db = new Strata({
+        dir,
+        options: resolved,
+        image,
+        catalog,
+        cache,
+        mutable,
+        immutables,
+        tables,
+        seqFloor,
+      });
+      // Frozen memtables left by an earlier run get flushed now, in the background.
+      if (immutables.length > 0) db.#startFlush(false);
+      return db;
+    } catch (error) {
+      for (const table of tables) table.close();
+      for (const memtable of opened) memtable.close();
+      if (catalog !== undefined) await catalog.close().catch(() => undefined);
+      image.close();
+      throw error;
+    }
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Resolves once the put is committed (and durable under the configured durability). */
+  put(key: Uint8Array | string, value: Uint8Array | string): Promise<void> {
+    return this.#write(() => [
+      {
+        type: 'put',
+        key: encodeKey(key, this.#options.maxKeyBytes),
+        value: encodeValue(value, this.#options.maxValueBytes),
+      },
+    ]);
+  }
+
+  del(key: Uint8Array | string): Promise<void> {
+    return this.#write(() => [{ type: 'del', key: encodeKey(key, this.#options.maxKeyBytes) }]);
+  }
+
+  /** Applies every op or none, also across a crash. An empty batch resolves at once. */
+  batch(ops: readonly BatchOp[]): Promise<void> {
+    return this.#write(() => {
+      if (!Array.isArray(ops)) throw invalid('batch ops must be an array');
+      return ops.map((op: unknown, index) => this.#encodeOp(op, index));
+    });
+  }
+
+  /** The newest value of `key`, or undefined. Synchronous. */
+  get(key: Uint8Array | string): Uint8Array | undefined {
+    this.#checkOpen();
+    const bytes = encodeKey(key, this.#options.maxKeyBytes);
+    return lookup(this.#view(), bytes);
+  }
+
+  /** A synchronous iterable of [key, value] in key order at the current seq. */
+  iterator(options: IteratorOptions = {}): StrataIterator {
+    this.#checkOpen();
+    const view = this.#acquire(this.#view());
+    try {
+      return iteratorOn(view, options, () => this.#releaseView(view));
+    } catch (error) {
+      this.#releaseView(view);
+      throw error;
+    }
+  }
+
+  /** Pins the current state: reads through it ignore later writes until `release()`. */
+  snapshot(): StrataSnapshot {
+    this.#checkOpen();
+    const pinned = this.#catalog.getSnapshot();
+    const view = this.#acquire(this.#view());
+    const snapshot = new StrataSnapshot(view, pinned, {
+      maxKeyBytes: this.#options.maxKeyBytes,
+      acquire: (inner) => this.#acquire(inner),
+      release: (inner) => this.#releaseView(inner),
+      forget: (released) => this.#snapshots.delete(released),
+    });
+    this.#snapshots.add(snapshot);
+    return snapshot;
+  }
+
+  /**
+   * Flushes everything written before the call into L0 tables: waits for a running flush, then
+   * freezes the mutable memtable (if it holds anything) and flushes every frozen memtable.
+   * Rejects with the error of a failed flush (a background one included).
+   */
+  async flush(): Promise<void> {
+    this.#checkOpen();
+    while (this.#flushing !== undefined) await this.#flushing;
+    this.#checkOpen();
+    this.#startFlush(true);
+    while (this.#flushing !== undefined) await this.#flushing;
+    const error = this.#flushError;
+    this.#flushError = undefined;
+    if (error !== undefined) throw error;
+  }
+
+  stats(): StrataStats {
+    this.#checkOpen();
+    const committer = this.#committer.stats();
+    let immutableBytes = 0;
+    for (const live of this.#immutables) immutableBytes += live.memtable.approximateBytes;
+    let l0Bytes = 0;
+    for (const table of this.#tables) l0Bytes += table.properties.fileSizeBytes;
+    return {
+      memtables: 1 + this.#immutables.length,
+      mutableMemtableBytes: this.#mutable.memtable.approximateBytes,
+      immutableMemtableBytes: immutableBytes,
+      retiredMemtables: this.#retired.size,
+      l0Files: this.#tables.length,
+      l0Bytes,
+      flushes: this.#flushes,
+      flushErrors: this.#flushErrors,
+      lastSeq: this.#lastSeq(),
+      writes: committer.writes,
+      writeGroups: committer.groups,
+    };
+  }
+
+  /**
+   * Refuses new calls (ERR_CLOSED), waits for queued writes and a running flush, releases open
+   * snapshots, and closes the tables, memtables, catalog and image. Idempotent. Frozen memtables
+   * not flushed yet stay in the image and are flushed after the next open.
+   */
+  close(): Promise<void> {
+    if (this.#closing === undefined) this.#closing = this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#closed = true;
+    await Promise.allSettled([...this.#inFlight]);
+    while (this.#flushing !== undefined) await this.#flushing;
+    await this.#pool?.destroy();
+    for (const snapshot of [...this.#snapshots]) snapshot.release();
+    for (const table of this.#tables) table.close();
+    for (const live of [this.#mutable, ...this.#immutables, ...this.#retired]) {
+      if (!live.dropped) live.memtable.close();
+    }
+    try {
+      await this.#catalog.close();
+    } finally {
+      this.#image.close();
+    }
+  }
+
+  #write(encode: () => WriteOp[]): Promise<void> {
+    let ops: WriteOp[];
+    try {
+      this.#checkOpen();
+      ops = encode();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (ops.length === 0) return Promise.resolve();
+    const written = this.#committer.write(ops).then(() => undefined);
+    this.#inFlight.add(written);
+    const forget = (): void => {
+      this.#inFlight.delete(written);
+    };
+    written.then(forget, forget);
+    return written;
+  }
+
+  #encodeOp(op: unknown, index: number): WriteOp {
+    if (typeof op !== 'object' || op === null) throw invalid(`ops[${index}] must be an object`);
+    const { type, key, value } = op as { type?: unknown; key?: unknown; value?: unknown };
+    const encodedKey = encodeKey(key, this.#options.maxKeyBytes, `ops[${index}].key`);
+    if (type === 'put') {
+      if (value === undefined) throw invalid(`ops[${index}].value is required for put`);
+      const encodedValue = encodeValue(value, this.#options.maxValueBytes, `ops[${index}].value`);
+      return { type: 'put', key: encodedKey, value: encodedValue };
+    }
+    if (type === 'del') {
+      if (value !== undefined) throw invalid(`ops[${index}].value must be absent for del`);
+      return { type: 'del', key: encodedKey };
+    }
+    throw invalid(`ops[${index}].type must be 'put' or 'del'`);
+  }
+
+  #lastSeq(): Seq {
+    return Math.max(this.#seqFloor, this.#mutable.memtable.visibleSeq);
+  }
+
+  #view(): ReadView {
+    const memtables = [this.#mutable];
+    for (let index = this.#immutables.length - 1; index >= 0; index--) {
+      memtables.push(this.#immutables[index]!);
+    }
+    return { memtables, tables: [...this.#tables].reverse(), seq: this.#lastSeq() };
+  }
+
+  #acquire(view: ReadView): ReadView {
+    for (const live of view.memtables) live.refs++;
+    return view;
+  }
+
+  #releaseView(view: ReadView): void {
+    for (const live of view.memtables) {
+      live.refs--;
+      this.#dropIfUnused(live);
+    }
+  }
+
+  #dropIfUnused(live: LiveMemtable): void {
+    if (!live.retired || !live.unpinned || live.refs > 0 || live.dropped) return;
+    live.dropped = true;
+    this.#retired.delete(live);
+    live.memtable.drop();
+  }
+
+  #maybeScheduleFlush(): void {
+    if (this.#closed || this.#flushing !== undefined) return;
+    if (this.#mutable.memtable.approximateBytes <= this.#options.memtableSize) return;
+    this.#startFlush(true);
+  }
+
+  /** Starts one flush round unless one runs; the round re-checks the size when it ends. */
+  #startFlush(freezeMutable: boolean): void {
+    if (this.#flushing !== undefined) return;
+    const round = this.#flushRound(freezeMutable).then(
+      () => undefined,
+      (error: unknown) => {
+        this.#flushErrors++;
+        this.#flushError = error;
+      },
+    );
+    this.#flushing = round.finally(() => {
+      this.#flushing = undefined;
+      if (this.#flushError === undefined) this.#maybeScheduleFlush();
+    });
+  }
+
+  async #flushRound(freezeMutable: boolean): Promise<void> {
+    if (freezeMutable && this.#mutable.memtable.entryCount > 0) await this.#freeze();
+    while (this.#immutables.length > 0) {
+      const oldest = this.#immutables[0]!;
+      await this.#flushOne(oldest);
+    }
+  }
+
+  /** FreezeMemtable with a fresh successor; the committer writes to the successor from then on. */
+  async #freeze(): Promise<void> {
+    const frozen = this.#mutable;
+    const headerPage = Memtable.create(this.#image, {
+      baseSeq: this.#lastSeq(),
+      runSizeBytes: runSizeFor(this.#options.memtableSize),
+    });
+    let result: Awaited<ReturnType<FreezeMemtable['waitDone']>>;
+    const snapshot = this.#catalog.getSnapshot();
+    try {
+      const operation = new FreezeMemtable(snapshot, {
+        memtableId: frozen.id,
+        nextLocator: headerPage,
+      }).push();
+      result = await operation.waitDone();
+    } catch (error) {
+      Memtable.drop(this.#image, headerPage);
+      throw error;
+    } finally {
+      snapshot.release();
+    }
+    // No group is being applied here (groups apply synchronously), so the switch is atomic.
+    this.#seqFloor = this.#lastSeq();
+    this.#mutable = liveMemtable(result.created.id, Memtable.open(this.#image, headerPage));
+    this.#immutables.push(frozen);
+  }
+
+  async #flushOne(live: LiveMemtable): Promise<void> {
+    const tempPath = this.#catalog.newTempPath();
+    const flushed = await this.#runFlushTask({ memtable: live.memtable.handle(), tempPath });
+    if (flushed.empty) {
+      throw new StrataError('ERR_CORRUPT', `frozen memtable ${live.id} holds no entries`);
+    }
+    const snapshot = this.#catalog.getSnapshot();
+    let result: Awaited<ReturnType<CommitFlush['waitDone']>>;
+    try {
+      const operation = new CommitFlush(snapshot, {
+        memtableId: live.id,
+        tempPath,
+        table: flushed.table,
+      }).push();
+      result = await operation.waitDone();
+    } finally {
+      snapshot.release();
+    }
+    const path = join(this.#catalog.dir, tableFileName(result.file.fileNumber));
+    const reader = TableReader.open(path, {
+      fileNumber: result.file.fileNumber,
+      cache: this.#cache,
+    });
+    this.#tables.push(reader);
+    this.#immutables = this.#immutables.filter((candidate) => candidate !== live);
+    this.#seqFloor = Math.max(this.#seqFloor, result.file.seqMax);
+    this.#flushes++;
+    live.retired = true;
+    this.#retired.add(live);
+    void result.memtableUnpinned.then(() => {
+      live.unpinned = true;
+      if (!this.#closed) this.#dropIfUnused(live);
+    });
+  }
+
+  /** On the pool when `flushThreads` > 0, else on this thread. */
+  async #runFlushTask(task: FlushTask): Promise<FlushResult> {
+    const threads = this.#options.flushThreads;
+    if (threads === 0) return flushMemtable(task);
+    this.#pool ??= new Piscina({ filename: flushWorkerUrl(), minThreads: 1, maxThreads: threads });
+    return (await this.#pool.run(task)) as FlushResult;
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new StrataError('ERR_CLOSED', `database ${this.dir} is closed`);
+  }
+}
+
+/** A pinned view: reads at its seq over the memtables and tables it was taken with. */
+export class StrataSnapshot {
+  readonly #view: ReadView;
+  readonly #catalogSnapshot: CatalogSnapshot;
+  readonly #owner: SnapshotOwner;
+  #released = false;
+
+  /** Internal: use `db.snapshot()`. */
+  constructor(view: ReadView, catalogSnapshot: CatalogSnapshot, owner: SnapshotOwner) {
+    this.#view = view;
+    this.#catalogSnapshot = catalogSnapshot;
+    this.#owner = owner;
+  }
+
+  /** The newest seq this snapshot sees. */
+  get seq(): Seq {
+    return this.#view.seq;
+  }
+
+  get released(): boolean {
+    return this.#released;
+  }
+
+  get(key: Uint8Array | string): Uint8Array | undefined {
+    this.#check();
+    return lookup(this.#view, encodeKey(key, this.#owner.maxKeyBytes));
+  }
+
+  /** An iterator at this snapshot's seq; it stays usable after `release()` until closed. */
+  iterator(options: IteratorOptions = {}): StrataIterator {
+    this.#check();
+    const view = this.#owner.acquire(this.#view);
+    try {
+      return iteratorOn(view, options, () => this.#owner.release(view));
+    } catch (error) {
+      this.#owner.release(view);
+      throw error;
+    }
+  }
+
+  /** Idempotent. */
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#catalogSnapshot.release();
+    this.#owner.release(this.#view);
+    this.#owner.forget(this);
+  }
+
+  #check(): void {
+    if (this.#released) throw new StrataError('ERR_CLOSED', 'snapshot was released');
+  }
+}
+
+interface SnapshotOwner {
+  readonly maxKeyBytes: number;
+  acquire(view: ReadView): ReadView;
+  release(view: ReadView): void;
+  forget(snapshot: StrataSnapshot): void;
+}
+
+function liveMemtable(id: number, memtable: Memtable): LiveMemtable {
+  return { id, memtable, refs: 0, retired: false, unpinned: false, dropped: false };
+}
+
+function runSizeFor(memtableSize: number): number {
+  const rounded = Math.ceil(memtableSize / PAGE_BYTES) * PAGE_BYTES;
+  return Math.min(ARENA_RUN_BYTES_MAX, Math.max(PAGE_BYTES, rounded));
+}
+
+async function createMemtableIn(
+  catalog: Catalog,
+  headerPage: number,
+  image: NvmImage,
+): Promise<number> {
+  const snapshot = catalog.getSnapshot();
+  try {
+    const created = await new CreateMemtable(snapshot, { locator: headerPage }).push().waitDone();
+    return created.id;
+  } catch (error) {
+    Memtable.drop(image, headerPage);
+    throw error;
+  } finally {
+    snapshot.release();
+  }
+}
+
+/** Newest version first: memtables, then tables; a tombstone ends the search. */
+function lookup(view: ReadView, key: Uint8Array): Uint8Array | undefined {
+  for (const live of view.memtables) {
+    const entry = live.memtable.get(key, view.seq);
+    if (entry !== undefined) return entry.kind === KIND_DELETION ? undefined : entry.value.slice();
+  }
+  for (const table of view.tables) {
+    const entry = table.get(key, view.seq);
+    if (entry !== undefined) return entry.kind === KIND_DELETION ? undefined : entry.value.slice();
+  }
+  return undefined;
+}
+
+function iteratorOn(view: ReadView, options: unknown, release: () => void): StrataIterator {
+  const dbOptions = iteratorOptions(options);
+  const sources: InternalIterator[] = [];
+  for (const live of view.memtables) sources.push(memtableSource(live.memtable, view.seq));
+  for (const table of view.tables) sources.push(tableSource(table));
+  const inner = new DbIterator(new MergingIterator(sources), view.seq, dbOptions);
+  return new StrataIterator(inner, release);
+}
+
+function iteratorOptions(options: unknown): DbIteratorOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw invalid('iterator options must be an object');
+  }
+  const given = options as Record<string, unknown>;
+  if (given.gt !== undefined && given.gte !== undefined) throw invalid('give gt or gte, not both');
+  if (given.lt !== undefined && given.lte !== undefined) throw invalid('give lt or lte, not both');
+  const reverse = given.reverse ?? false;
+  if (typeof reverse !== 'boolean') throw invalid('reverse must be a boolean');
+  const limit = given.limit ?? Number.POSITIVE_INFINITY;
+  if (
+    typeof limit !== 'number' ||
+    !(limit === Number.POSITIVE_INFINITY || (Number.isSafeInteger(limit) && limit >= 0))
+  ) {
+    throw invalid('limit must be an integer >= 0 or Infinity');
+  }
+  const result: {
+    gt?: Uint8Array;
+    gte?: Uint8Array;
+    lt?: Uint8Array;
+    lte?: Uint8Array;
+    reverse: boolean;
+    limit: number;
+  } = { reverse, limit };
+  for (const name of ['gt', 'gte', 'lt', 'lte'] as const) {
+    const bound = encodeBound(given[name], name);
+    if (bound !== undefined) result[name] = bound;
+  }
+  return result;
+}
