@@ -6,7 +6,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { makeTempDir } from '../ehash/testing/temp-dir.js';
+import { makeTempFolder, type TempFolder } from '../../nvm/testing/temp-folder.js';
 import { isStrataError } from '../errors.js';
 import {
   AddBlobFile,
@@ -25,9 +25,9 @@ import { MemoryCatalogFs } from './testing/memory-fs.js';
 
 const DIR = '/db';
 
-let temp: { dir: string; remove: () => void };
+let temp: TempFolder;
 beforeEach(() => {
-  temp = makeTempDir('catalog');
+  temp = makeTempFolder('catalog');
 });
 afterEach(() => temp.remove());
 
@@ -74,8 +74,8 @@ async function flushOne(
 
 describe('operations', () => {
   test('a new catalog is empty, and create → freeze → flush installs a table in L0', async () => {
-    const catalog = await Catalog.open(temp.dir);
-    expect(readdirSync(temp.dir).sort()).toEqual(['CATALOG-000001', 'CURRENT', 'MANIFEST-000001']);
+    const catalog = await Catalog.open(temp.path);
+    expect(readdirSync(temp.path).sort()).toEqual(['CATALOG-000001', 'CURRENT', 'MANIFEST-000001']);
     const empty = catalog.getSnapshot();
     expect(empty.version).toBe(0);
     expect(empty.memtables).toEqual([]);
@@ -102,7 +102,7 @@ describe('operations', () => {
     expect(flushed.file.fileNumber).toBe(1);
     expect(flushed.memtable.locator).toBe(7);
     expect(existsSync(tempPath)).toBe(false);
-    expect(existsSync(join(temp.dir, '000001.sst'))).toBe(true);
+    expect(existsSync(join(temp.path, '000001.sst'))).toBe(true);
 
     const latest = catalog.getSnapshot();
     expect(latest.version).toBe(3);
@@ -121,7 +121,7 @@ describe('operations', () => {
     const before = describeState(latest.state);
     latest.release();
     await catalog.close();
-    const reopened = await Catalog.open(temp.dir);
+    const reopened = await Catalog.open(temp.path);
     const after = reopened.getSnapshot();
     expect(describeState(after.state)).toBe(before);
     after.release();
@@ -304,7 +304,7 @@ describe('conflicts with the latest snapshot', () => {
 
 describe('snapshots pin files', () => {
   test('compaction inputs stay on disk until the last snapshot listing them is released', async () => {
-    const catalog = await Catalog.open(temp.dir);
+    const catalog = await Catalog.open(temp.path);
     const first = await flushOne(catalog, nodeCatalogFs, { low: 1, high: 5, seq: 1 });
     const second = await flushOne(catalog, nodeCatalogFs, { low: 3, high: 8, seq: 2 });
     const reader = catalog.getSnapshot();
@@ -321,7 +321,7 @@ describe('snapshots pin files', () => {
       .waitDone();
     await catalog.whenIdle();
     const onDisk = () =>
-      readdirSync(temp.dir)
+      readdirSync(temp.path)
         .filter((name) => name.endsWith('.sst'))
         .sort();
     expect(onDisk()).toEqual(['000001.sst', '000002.sst', '000003.sst']);
@@ -336,7 +336,7 @@ describe('snapshots pin files', () => {
   });
 
   test('files a snapshot still pinned at close are removed by the next open', async () => {
-    const catalog = await Catalog.open(temp.dir);
+    const catalog = await Catalog.open(temp.path);
     const first = await flushOne(catalog, nodeCatalogFs, { low: 1, high: 5, seq: 1 });
     const reader = catalog.getSnapshot();
     await new CommitCompaction(reader, { inputs: [{ level: 0, fileNumber: first }], outputs: [] })
@@ -344,9 +344,9 @@ describe('snapshots pin files', () => {
       .waitDone();
     await catalog.close();
     reader.release();
-    expect(existsSync(join(temp.dir, '000001.sst'))).toBe(true);
-    const reopened = await Catalog.open(temp.dir);
-    expect(existsSync(join(temp.dir, '000001.sst'))).toBe(false);
+    expect(existsSync(join(temp.path, '000001.sst'))).toBe(true);
+    const reopened = await Catalog.open(temp.path);
+    expect(existsSync(join(temp.path, '000001.sst'))).toBe(false);
     await reopened.close();
   });
 });

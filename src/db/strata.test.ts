@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { makeTempDir } from '../ehash/testing/temp-dir.js';
+import { makeTempFolder, type TempFolder } from '../../nvm/testing/temp-folder.js';
 import { isStrataError, type StrataErrorCode } from '../errors.js';
 import { type IteratorOptions, Strata } from './strata.js';
 
@@ -12,9 +12,9 @@ function backends(): ('emulated' | 'mapped')[] {
   return ['emulated', 'mapped'];
 }
 
-let temp: { dir: string; remove: () => void };
+let temp: TempFolder;
 beforeEach(() => {
-  temp = makeTempDir('db');
+  temp = makeTempFolder('db');
 });
 afterEach(() => {
   temp.remove();
@@ -111,7 +111,7 @@ for (const { backend, flushThreads } of configurations) {
       let autoFlushes = 0;
       await fc.assert(
         fc.asyncProperty(fc.array(actionArb, { minLength: 1, maxLength: 40 }), async (actions) => {
-          const dir = `${temp.dir}/model-${run++}`;
+          const dir = `${temp.path}/model-${run++}`;
           const oracle = new Map<string, string>();
           let db = await Strata.open(dir, options);
           try {
@@ -186,7 +186,7 @@ for (const { backend, flushThreads } of configurations) {
     }, 60_000);
 
     test('automatic flushes under a stream of writes, then reopen keeps everything', async () => {
-      const dir = `${temp.dir}/auto`;
+      const dir = `${temp.path}/auto`;
       let db = await Strata.open(dir, { ...options, memtableSize: 4096 });
       const expected = new Map<string, string>();
       let index = 0;
@@ -233,7 +233,7 @@ for (const { backend, flushThreads } of configurations) {
     }, 30_000);
 
     test('an iterator keeps a flushed memtable readable until it is closed', async () => {
-      const db = await Strata.open(`${temp.dir}/pin`, options);
+      const db = await Strata.open(`${temp.path}/pin`, options);
       try {
         await db.put('k1', 'v1');
         await db.put('k2', 'v2');
@@ -261,7 +261,7 @@ for (const { backend, flushThreads } of configurations) {
 
 describe('Strata errors', () => {
   test('bad input is ERR_INVALID_ARGUMENT', async () => {
-    const db = await Strata.open(`${temp.dir}/bad`, {
+    const db = await Strata.open(`${temp.path}/bad`, {
       backend: 'emulated',
       maxKeyBytes: 4,
       maxValueBytes: 8,
@@ -306,17 +306,17 @@ describe('Strata errors', () => {
       await db.close();
     }
     await expectCode(
-      () => Strata.open(`${temp.dir}/bad2`, { memtableSize: 0 }),
+      () => Strata.open(`${temp.path}/bad2`, { memtableSize: 0 }),
       'ERR_INVALID_ARGUMENT',
     );
     await expectCode(
-      () => Strata.open(`${temp.dir}/bad3`, { unknown: 1 } as never),
+      () => Strata.open(`${temp.path}/bad3`, { unknown: 1 } as never),
       'ERR_INVALID_ARGUMENT',
     );
   });
 
   test('use after close is ERR_CLOSED; close waits for queued writes', async () => {
-    const dir = `${temp.dir}/closed`;
+    const dir = `${temp.path}/closed`;
     const db = await Strata.open(dir, { backend: 'emulated', sizeMaxBytes: 16 << 20 });
     const snapshot = db.snapshot();
     const pending = db.put('queued', 'yes');

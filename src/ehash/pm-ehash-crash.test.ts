@@ -8,10 +8,10 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { makeTempFolder } from '../../nvm/testing/temp-folder.js';
 import { isStrataError } from '../errors.js';
 import { PmEHash } from './pm-ehash.js';
 import { Prng } from './testing/prng.js';
-import { makeTempDir } from './testing/temp-dir.js';
 
 type Op =
   | { kind: 'insert' | 'update'; key: number; value: number }
@@ -71,13 +71,13 @@ describe('crash at every persist point (emulated backend)', () => {
     let sawDoubling = false;
     let finalDepth = 0;
     for (let crashAt = 1; crashAt < 100_000; crashAt++) {
-      const temp = makeTempDir('ehash-crash');
+      const temp = makeTempFolder('ehash-crash');
       const oracle = new Map<number, number>();
       let pending: Op | undefined;
       let crashed = false;
       let table: PmEHash | undefined;
       try {
-        table = PmEHash.open(temp.dir, {
+        table = PmEHash.open(temp.path, {
           backend: 'emulated',
           sizeMaxBytes: SIZE,
           crashAtPersist: crashAt,
@@ -96,7 +96,7 @@ describe('crash at every persist point (emulated backend)', () => {
         crashed = true;
       }
       closeAfterCrash(table);
-      const recovered = PmEHash.open(temp.dir, { backend: 'emulated' });
+      const recovered = PmEHash.open(temp.path, { backend: 'emulated' });
       try {
         const found = contents(recovered);
         const withPending = new Map(oracle);
@@ -158,18 +158,18 @@ function sameEntries(a: Map<number, number>, b: Map<number, number>): boolean {
 const CHILD = fileURLToPath(new URL('../../dist/src/ehash/testing/kill-child.js', import.meta.url));
 
 describe('kill -9 of a writing child process (mapped backend)', () => {
-  let temp: ReturnType<typeof makeTempDir>;
+  let temp: ReturnType<typeof makeTempFolder>;
   beforeEach(() => {
-    temp = makeTempDir('ehash-kill');
+    temp = makeTempFolder('ehash-kill');
   });
   afterEach(() => temp.remove());
 
   test.each(killRounds())('round %i: every acknowledged insert survives', async (round) => {
     const target = 20_000 * ((round % 4) + 1) + 7_000 * round;
-    const acked = await runChildUntil(temp.dir, ['insert'], /acked (\d+)/, target);
+    const acked = await runChildUntil(temp.path, ['insert'], /acked (\d+)/, target);
     expect(acked).toBeGreaterThanOrEqual(target);
     const started = performance.now();
-    const table = PmEHash.open(temp.dir, { backend: 'mapped' });
+    const table = PmEHash.open(temp.path, { backend: 'mapped' });
     const openMs = performance.now() - started;
     try {
       const out = new Uint32Array(2);
@@ -196,12 +196,12 @@ describe('kill -9 of a writing child process (mapped backend)', () => {
   test('every acknowledged remove survives a kill during merges', async () => {
     const count = 30_000;
     const removed = await runChildUntil(
-      temp.dir,
+      temp.path,
       ['remove', String(count)],
       /removed (\d+)/,
       17_000,
     );
-    const table = PmEHash.open(temp.dir, { backend: 'mapped' });
+    const table = PmEHash.open(temp.path, { backend: 'mapped' });
     try {
       const out = new Uint32Array(2);
       for (let key = 0; key < removed; key++)

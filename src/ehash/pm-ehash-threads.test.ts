@@ -6,9 +6,9 @@
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, test } from 'vitest';
+import { makeTempFolder } from '../../nvm/testing/temp-folder.js';
 import { PmEHash } from './pm-ehash.js';
 import type { HammerResult, HammerTask } from './testing/hammer-worker.js';
-import { makeTempDir } from './testing/temp-dir.js';
 
 const WORKER = fileURLToPath(
   new URL('../../dist/src/ehash/testing/hammer-worker.js', import.meta.url),
@@ -38,8 +38,8 @@ describe.each([
   '$writers writers (remove all: $removeAll) and a reader on the $backend backend',
   ({ backend, writers, ownCount, removeAll }) => {
     test('no lost keys, no torn reads, exactly one winner per shared key', async () => {
-      const temp = makeTempDir('ehash-threads');
-      const table = PmEHash.open(temp.dir, { backend, sizeMaxBytes: 128 << 20 });
+      const temp = makeTempFolder('ehash-threads');
+      const table = PmEHash.open(temp.path, { backend, sizeMaxBytes: 128 << 20 });
       try {
         for (let index = 0; index < STABLE_COUNT; index++)
           table.insertWords(0, STABLE_FIRST + index, 7, STABLE_FIRST + index);
@@ -96,7 +96,7 @@ describe.each([
           expect(table.searchWords(0, STABLE_FIRST + index, out)).toBe(true);
         expect(table.size).toBe(expected);
         table.close();
-        const reopened = PmEHash.open(temp.dir, { backend });
+        const reopened = PmEHash.open(temp.path, { backend });
         expect(reopened.size).toBe(expected);
         reopened.close();
       } finally {

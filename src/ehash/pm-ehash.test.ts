@@ -1,18 +1,18 @@
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { makeTempFolder } from '../../nvm/testing/temp-folder.js';
 import { isStrataError } from '../errors.js';
 import { PmEHash } from './pm-ehash.js';
-import { makeTempDir } from './testing/temp-dir.js';
 
 const BACKENDS = ['mapped', 'emulated'] as const;
 const SIZE = 64 << 20;
 
 describe.each(BACKENDS)('PmEHash on the %s backend', (backend) => {
-  let temp: ReturnType<typeof makeTempDir>;
-  const open = () => PmEHash.open(temp.dir, { backend, sizeMaxBytes: SIZE });
+  let temp: ReturnType<typeof makeTempFolder>;
+  const open = () => PmEHash.open(temp.path, { backend, sizeMaxBytes: SIZE });
 
   beforeEach(() => {
-    temp = makeTempDir('ehash');
+    temp = makeTempFolder('ehash');
   });
   afterEach(() => temp.remove());
 
@@ -158,8 +158,8 @@ describe.each(BACKENDS)('PmEHash on the %s backend', (backend) => {
     );
     fc.assert(
       fc.property(fc.array(command, { maxLength: 400 }), (commands) => {
-        const run = makeTempDir('ehash-oracle');
-        let table = PmEHash.open(run.dir, { backend, sizeMaxBytes: SIZE });
+        const run = makeTempFolder('ehash-oracle');
+        let table = PmEHash.open(run.path, { backend, sizeMaxBytes: SIZE });
         const oracle = new Map<bigint, bigint>();
         try {
           for (const step of commands) {
@@ -180,7 +180,7 @@ describe.each(BACKENDS)('PmEHash on the %s backend', (backend) => {
                 break;
               case 'reopen':
                 table.close();
-                table = PmEHash.open(run.dir, { backend });
+                table = PmEHash.open(run.path, { backend });
                 break;
             }
             expect(table.size).toBe(oracle.size);
@@ -201,7 +201,7 @@ describe.each(BACKENDS)('PmEHash on the %s backend', (backend) => {
     const magicWord = table.headerWordIndexForTest(0);
     table.close();
     const { openSync, readSync, writeSync, closeSync } = await import('node:fs');
-    const path = `${temp.dir}/ehash.nvm`;
+    const path = `${temp.path}/ehash.nvm`;
     const fd = openSync(path, 'r+');
     const word = Buffer.alloc(4);
     readSync(fd, word, 0, 4, magicWord * 4);
@@ -228,8 +228,8 @@ describe.each(BACKENDS)('PmEHash on the %s backend', (backend) => {
 describe('tables inside an image another structure owns', () => {
   test('createIn, openIn, upsert, drop and orphan reclamation', async () => {
     const { NvmImage } = await import('../../nvm/image.js');
-    const temp = makeTempDir('ehash-in');
-    const image = NvmImage.open(`${temp.dir}/shared.nvm`, {
+    const temp = makeTempFolder('ehash-in');
+    const image = NvmImage.open(`${temp.path}/shared.nvm`, {
       backend: 'emulated',
       sizeMaxBytes: SIZE,
     });

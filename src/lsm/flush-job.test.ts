@@ -9,8 +9,8 @@ import { existsSync } from 'node:fs';
 import { Piscina } from 'piscina';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { NvmImage } from '../../nvm/image.js';
+import { makeTempFolder } from '../../nvm/testing/temp-folder.js';
 import type { NvmBackendKind } from '../../nvm/types.js';
-import { makeTempDir } from '../ehash/testing/temp-dir.js';
 import { isStrataError } from '../errors.js';
 import { Memtable } from '../memtable/memtable.js';
 import { keyOf, makeBatches } from '../memtable/testing/batches.js';
@@ -32,15 +32,15 @@ const BATCH_COUNT = 60;
 /** Small blocks, so that the table has many data blocks and index entries. */
 const TABLE_OPTIONS = { blockSizeBytes: 256, createdAtMs: 1 };
 
-let temp: ReturnType<typeof makeTempDir>;
+let temp: ReturnType<typeof makeTempFolder>;
 let nextFileNumber = 1;
 beforeEach(() => {
-  temp = makeTempDir('flush-job');
+  temp = makeTempFolder('flush-job');
 });
 afterEach(() => temp.remove());
 
 function openMemtable(backend: NvmBackendKind): { image: NvmImage; memtable: Memtable } {
-  const image = NvmImage.open(`${temp.dir}/image.nvm`, { backend, sizeMaxBytes: 64 << 20 });
+  const image = NvmImage.open(`${temp.path}/image.nvm`, { backend, sizeMaxBytes: 64 << 20 });
   const memtable = Memtable.open(image, Memtable.create(image, { runSizeBytes: 16 << 10 }));
   return { image, memtable };
 }
@@ -123,7 +123,7 @@ describe('flushMemtable', () => {
     const { image, memtable } = openMemtable('emulated');
     try {
       fillMemtable(memtable, 7);
-      const path = `${temp.dir}/flush.tmp`;
+      const path = `${temp.path}/flush.tmp`;
       const result = written(
         flushMemtable({ memtable: memtable.handle(), tempPath: path, options: TABLE_OPTIONS }),
       );
@@ -133,7 +133,7 @@ describe('flushMemtable', () => {
       checkTable(path, result, memtable);
 
       // A snapshot limit keeps newer versions out of the table.
-      const partialPath = `${temp.dir}/partial.tmp`;
+      const partialPath = `${temp.path}/partial.tmp`;
       const snapshotSeq = Math.floor(memtable.visibleSeq / 2);
       const partial = written(
         flushMemtable({ memtable: memtable.handle(), snapshotSeq, tempPath: partialPath }),
@@ -152,7 +152,7 @@ describe('flushMemtable', () => {
   test('an empty memtable (or snapshot) writes no file', () => {
     const { image, memtable } = openMemtable('emulated');
     try {
-      const path = `${temp.dir}/empty.tmp`;
+      const path = `${temp.path}/empty.tmp`;
       expect(flushMemtable({ memtable: memtable.handle(), tempPath: path })).toEqual({
         empty: true,
         limitSeq: 0,
@@ -172,7 +172,7 @@ describe('flushMemtable', () => {
     const { image, memtable } = openMemtable('emulated');
     try {
       fillMemtable(memtable, 5);
-      const path = `${temp.dir}/taken.tmp`;
+      const path = `${temp.path}/taken.tmp`;
       const first = written(flushMemtable({ memtable: memtable.handle(), tempPath: path }));
       const again = () => flushMemtable({ memtable: memtable.handle(), tempPath: path });
       expect(again).toThrow(expect.objectContaining({ code: 'ERR_IO' }));
@@ -199,9 +199,9 @@ describe('flushMemtable', () => {
     try {
       fillMemtable(memtable, 11);
       const handle = memtable.handle();
-      const fullPath = `${temp.dir}/worker-full.tmp`;
-      const partialPath = `${temp.dir}/worker-partial.tmp`;
-      const emptyPath = `${temp.dir}/worker-empty.tmp`;
+      const fullPath = `${temp.path}/worker-full.tmp`;
+      const partialPath = `${temp.path}/worker-partial.tmp`;
+      const emptyPath = `${temp.path}/worker-empty.tmp`;
       const snapshotSeq = Math.floor(memtable.visibleSeq / 3);
       const [full, partial, empty] = (await Promise.all([
         pool.run({ memtable: handle, tempPath: fullPath, options: TABLE_OPTIONS }),

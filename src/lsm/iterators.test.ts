@@ -8,7 +8,7 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { NvmImage } from '../../nvm/image.js';
-import { makeTempDir } from '../ehash/testing/temp-dir.js';
+import { makeTempFolder } from '../../nvm/testing/temp-folder.js';
 import { Memtable } from '../memtable/memtable.js';
 import {
   compareUserKeys,
@@ -300,8 +300,8 @@ describe('DbIterator', () => {
 
 describe('real sources', () => {
   test('a table, a memtable and an array merge into the visible view', () => {
-    const temp = makeTempDir('lsm');
-    const image = NvmImage.open(`${temp.dir}/image.nvm`, {
+    const temp = makeTempFolder('lsm');
+    const image = NvmImage.open(`${temp.path}/image.nvm`, {
       backend: 'emulated',
       sizeMaxBytes: 16 << 20,
     });
@@ -329,7 +329,7 @@ describe('real sources', () => {
         [tableEntries, memtableEntries, arrayEntries][random(3)]!.push(entry);
       }
       tableEntries.sort(compareEntries);
-      const tablePath = `${temp.dir}/000001.sst`;
+      const tablePath = `${temp.path}/000001.sst`;
       buildTable(
         tablePath,
         tableEntries.map((entry) => ({

@@ -6,8 +6,8 @@
  */
 import { describe, expect, test } from 'vitest';
 import { NvmImage } from '../../nvm/image.js';
+import { makeTempFolder } from '../../nvm/testing/temp-folder.js';
 import { PageKind } from '../../nvm/types.js';
-import { makeTempDir } from '../ehash/testing/temp-dir.js';
 import { isStrataError } from '../errors.js';
 import { KIND_VALUE } from '../sst/internal-key.js';
 import { Memtable, type MemtableRecord } from './memtable.js';
@@ -21,12 +21,12 @@ const SIZE = 96 * 4096;
 describe('crash at every persist point (emulated backend)', () => {
   test.each(crashCases())('seed $seed, tear $tear', ({ seed, tear }) => {
     const batches = makeBatches(seed, { batchCount: 24, keyCount: KEY_COUNT, firstSeq: 0 });
-    const temp = makeTempDir('memtable-crash');
+    const temp = makeTempFolder('memtable-crash');
     let crashes = 0;
     const outcomes = { kept: 0, dropped: 0 };
     try {
       for (let crashAt = 1; crashAt < 100_000; crashAt++) {
-        const path = `${temp.dir}/crash-${crashAt}.nvm`;
+        const path = `${temp.path}/crash-${crashAt}.nvm`;
         NvmImage.open(path, { backend: 'emulated', sizeMaxBytes: SIZE }).close();
         const oracle = new Oracle();
         const run = runUntilCrash(path, batches, oracle, {

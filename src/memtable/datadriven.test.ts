@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, expect, test } from 'vitest';
 import { NvmImage } from '../../nvm/image.js';
-import { makeTempDir } from '../ehash/testing/temp-dir.js';
+import { makeTempFolder } from '../../nvm/testing/temp-folder.js';
 import { KIND_DELETION, KIND_VALUE } from '../sst/internal-key.js';
 import {
   caseArg,
@@ -25,7 +25,7 @@ import {
 import { Memtable, type MemtableIterator, type MemtableRecord } from './memtable.js';
 
 const TESTDATA = join(dirname(fileURLToPath(import.meta.url)), 'testdata');
-const temp = makeTempDir('memtable-datadriven');
+const temp = makeTempFolder('memtable-datadriven');
 afterAll(() => temp.remove());
 
 const files = readdirSync(TESTDATA).filter((name) => name !== 'format');
@@ -36,7 +36,7 @@ test('the datadriven corpus is present', () => {
 });
 
 test.each(files)('testdata/%s', (name) => {
-  const image = NvmImage.open(join(temp.dir, `${name}.nvm`), {
+  const image = NvmImage.open(join(temp.path, `${name}.nvm`), {
     backend: 'mapped',
     sizeMaxBytes: 16 << 20,
   });

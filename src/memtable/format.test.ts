@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { expect, test } from 'vitest';
 import { NvmImage } from '../../nvm/image.js';
-import { makeTempDir } from '../ehash/testing/temp-dir.js';
+import { makeTempFolder } from '../../nvm/testing/temp-folder.js';
 import { KIND_DELETION, KIND_VALUE } from '../sst/internal-key.js';
 import { murmur3, murmurKeyHash } from './key-hash.js';
 import { H_USED_BYTES, PAGE_BYTES, RUN_HEADER_BYTES } from './layout.js';
@@ -16,8 +16,8 @@ import { Memtable } from './memtable.js';
 const TESTDATA = fileURLToPath(new URL('./testdata/format/', import.meta.url));
 
 test('header and records match the version 1 golden dumps', () => {
-  const temp = makeTempDir('memtable-format');
-  const image = NvmImage.open(`${temp.dir}/image.nvm`, {
+  const temp = makeTempFolder('memtable-format');
+  const image = NvmImage.open(`${temp.path}/image.nvm`, {
     backend: 'mapped',
     sizeMaxBytes: 1 << 20,
   });

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { NvmImage } from '../../nvm/image.js';
-import { makeTempDir } from '../ehash/testing/temp-dir.js';
+import { makeTempFolder } from '../../nvm/testing/temp-folder.js';
 import { Memtable } from './memtable.js';
 import { KILL_KEY_COUNT, KILL_ROOT } from './testing/kill-child.js';
 import { scanForward } from './testing/oracle.js';
@@ -19,8 +19,8 @@ const CHILD = fileURLToPath(
 
 describe('kill -9 of a writing child (mapped backend)', () => {
   test.each([1, 2, 3])('round %i: acknowledged batches survive, none is partial', async (round) => {
-    const temp = makeTempDir('memtable-kill');
-    const path = `${temp.dir}/image.nvm`;
+    const temp = makeTempFolder('memtable-kill');
+    const path = `${temp.path}/image.nvm`;
     try {
       // Round 2 and 3 kill the same image again after it recovered once.
       let acked = -1;

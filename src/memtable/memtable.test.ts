@@ -7,8 +7,8 @@
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { NvmImage } from '../../nvm/image.js';
+import { makeTempFolder } from '../../nvm/testing/temp-folder.js';
 import { PageKind } from '../../nvm/types.js';
-import { makeTempDir } from '../ehash/testing/temp-dir.js';
 import { isStrataError } from '../errors.js';
 import { KIND_DELETION, KIND_VALUE } from '../sst/internal-key.js';
 import { type KeyHashFunction, Memtable, type MemtableRecord } from './memtable.js';
@@ -49,14 +49,14 @@ const collidingHash: KeyHashFunction = (key, out) => {
   out[1] = 0;
 };
 
-let temp: ReturnType<typeof makeTempDir>;
+let temp: ReturnType<typeof makeTempFolder>;
 beforeEach(() => {
-  temp = makeTempDir('memtable');
+  temp = makeTempFolder('memtable');
 });
 afterEach(() => temp.remove());
 
 function openImage(name = 'image.nvm'): NvmImage {
-  return NvmImage.open(`${temp.dir}/${name}`, { backend: 'mapped', sizeMaxBytes: 256 << 20 });
+  return NvmImage.open(`${temp.path}/${name}`, { backend: 'mapped', sizeMaxBytes: 256 << 20 });
 }
 
 function check(memtable: Memtable, oracle: Oracle, snapshots: readonly number[]): void {
@@ -209,7 +209,7 @@ describe('arena and lifecycle', () => {
   });
 
   test('ERR_NVM_FULL leaves the memtable as it was', () => {
-    const image = NvmImage.open(`${temp.dir}/small.nvm`, {
+    const image = NvmImage.open(`${temp.path}/small.nvm`, {
       backend: 'mapped',
       sizeMaxBytes: 64 * 4096,
     });
@@ -241,7 +241,7 @@ describe('arena and lifecycle', () => {
   });
 
   test('a batch that fails while linking (hash split finds no page) is rolled back', () => {
-    const image = NvmImage.open(`${temp.dir}/tight.nvm`, {
+    const image = NvmImage.open(`${temp.path}/tight.nvm`, {
       backend: 'mapped',
       sizeMaxBytes: 64 * 4096,
     });

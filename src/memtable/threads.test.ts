@@ -7,8 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, test } from 'vitest';
 import { NvmImage } from '../../nvm/image.js';
+import { makeTempFolder } from '../../nvm/testing/temp-folder.js';
 import type { NvmBackendKind } from '../../nvm/types.js';
-import { makeTempDir } from '../ehash/testing/temp-dir.js';
 import { Memtable } from './memtable.js';
 import {
   batchKey,
@@ -35,8 +35,8 @@ function runWorker(task: ThreadTask): Promise<ThreadResult> {
 
 describe.each(['mapped', 'emulated'] as NvmBackendKind[])('%s backend', (backend) => {
   test('readers never see part of a batch while the main thread writes', async () => {
-    const temp = makeTempDir('memtable-threads');
-    const image = NvmImage.open(`${temp.dir}/image.nvm`, { backend, sizeMaxBytes: 256 << 20 });
+    const temp = makeTempFolder('memtable-threads');
+    const image = NvmImage.open(`${temp.path}/image.nvm`, { backend, sizeMaxBytes: 256 << 20 });
     const memtable = Memtable.open(image, Memtable.create(image, { runSizeBytes: 64 << 10 }));
     try {
       const stop = new SharedArrayBuffer(4);

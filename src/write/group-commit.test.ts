@@ -7,18 +7,18 @@
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { NvmImage } from '../../nvm/image.js';
-import { makeTempDir } from '../ehash/testing/temp-dir.js';
+import { makeTempFolder } from '../../nvm/testing/temp-folder.js';
 import { isStrataError, StrataError } from '../errors.js';
 import { Memtable, type MemtableRecord } from '../memtable/memtable.js';
 import { KIND_DELETION, KIND_VALUE } from '../sst/internal-key.js';
 import { GroupCommitter, type WriteOp, type WriteResult } from './group-commit.js';
 
-let temp: ReturnType<typeof makeTempDir>;
+let temp: ReturnType<typeof makeTempFolder>;
 let image: NvmImage;
 let memtable: Memtable;
 beforeEach(() => {
-  temp = makeTempDir('write');
-  image = NvmImage.open(`${temp.dir}/image.nvm`, { backend: 'emulated', sizeMaxBytes: 64 << 20 });
+  temp = makeTempFolder('write');
+  image = NvmImage.open(`${temp.path}/image.nvm`, { backend: 'emulated', sizeMaxBytes: 64 << 20 });
   memtable = Memtable.open(image, Memtable.create(image));
 });
 afterEach(() => {
