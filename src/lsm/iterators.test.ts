@@ -141,6 +141,53 @@ function firstAtOrAfter(keys: readonly { userKey: Uint8Array }[], target: Uint8A
   return index < 0 ? keys.length : index;
 }
 
+type WalkStep =
+  | { readonly op: 'next' | 'prev' | 'seekFirst' | 'seekLast' }
+  | { readonly op: 'seek'; readonly key: Uint8Array };
+
+interface Walkable {
+  next(): void;
+  prev(): void;
+  seekFirst(): void;
+  seekLast(): void;
+  seek(userKey: Uint8Array): void;
+}
+
+/**
+ * Applies one step of a random walk to the iterator and returns where the model says it now
+ * stands in `expected` (-1 or expected.length: not valid). next/prev on an invalid iterator are
+ * skipped, as the walk only moves a valid one.
+ */
+function walkStep(
+  iterator: Walkable,
+  step: WalkStep,
+  position: number,
+  expected: readonly { userKey: Uint8Array }[],
+): number {
+  const valid = position >= 0 && position < expected.length;
+  if (step.op === 'next' && valid) {
+    iterator.next();
+    return position + 1;
+  }
+  if (step.op === 'prev' && valid) {
+    iterator.prev();
+    return position - 1;
+  }
+  if (step.op === 'seekFirst') {
+    iterator.seekFirst();
+    return 0;
+  }
+  if (step.op === 'seekLast') {
+    iterator.seekLast();
+    return expected.length - 1;
+  }
+  if (step.op === 'seek') {
+    iterator.seek(step.key);
+    return firstAtOrAfter(expected, step.key);
+  }
+  return position;
+}
+
 const walkOpArbitrary = fc.oneof(
   fc.constant({ op: 'next' as const }),
   fc.constant({ op: 'prev' as const }),
@@ -185,23 +232,7 @@ describe('MergingIterator', () => {
         const iterator = merged(sources);
         let position = -1; // -1 or entries.length: invalid
         for (const step of walk) {
-          const valid = position >= 0 && position < entries.length;
-          if (step.op === 'next' && valid) {
-            iterator.next();
-            position++;
-          } else if (step.op === 'prev' && valid) {
-            iterator.prev();
-            position--;
-          } else if (step.op === 'seekFirst') {
-            iterator.seekFirst();
-            position = 0;
-          } else if (step.op === 'seekLast') {
-            iterator.seekLast();
-            position = entries.length - 1;
-          } else if (step.op === 'seek') {
-            iterator.seek(step.key);
-            position = firstAtOrAfter(entries, step.key);
-          }
+          position = walkStep(iterator, step, position, entries);
           const expected = entries[position];
           expect(iterator.valid()).toBe(expected !== undefined);
           if (expected !== undefined) expect(renderInternal(iterator)).toBe(renderEntry(expected));
@@ -268,23 +299,7 @@ describe('DbIterator', () => {
         const iterator = new DbIterator(merged(sources), snapshotSeq, options);
         let position = -1;
         for (const step of walk) {
-          const valid = position >= 0 && position < view.length;
-          if (step.op === 'next' && valid) {
-            iterator.next();
-            position++;
-          } else if (step.op === 'prev' && valid) {
-            iterator.prev();
-            position--;
-          } else if (step.op === 'seekFirst') {
-            iterator.seekFirst();
-            position = 0;
-          } else if (step.op === 'seekLast') {
-            iterator.seekLast();
-            position = view.length - 1;
-          } else if (step.op === 'seek') {
-            iterator.seek(step.key);
-            position = firstAtOrAfter(view, step.key);
-          }
+          position = walkStep(iterator, step, position, view);
           const expected = view[position];
           expect(iterator.valid()).toBe(expected !== undefined);
           if (expected === undefined) continue;
