@@ -9,7 +9,8 @@ import { expect, test } from 'vitest';
 import { NvmImage } from '../../nvm/image.js';
 import { makeTempFolder } from '../../nvm/testing/temp-folder.js';
 import { KIND_DELETION, KIND_VALUE } from '../sst/internal-key.js';
-import { murmur3, murmurKeyHash } from './key-hash.js';
+import { murmur3 } from '../sst/murmur3.js';
+import { murmurKeyHash } from './key-hash.js';
 import { H_USED_BYTES, PAGE_BYTES, RUN_HEADER_BYTES } from './layout.js';
 import { Memtable } from './memtable.js';
 

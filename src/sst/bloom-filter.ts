@@ -18,6 +18,7 @@
  */
 import { assert } from '../assert.js';
 import { type BlockLocation, corruptionError } from './corruption.js';
+import { murmur3 } from './murmur3.js';
 
 export const BLOOM_BITS_PER_KEY_DEFAULT = 10;
 export const BLOOM_HASH_SEED = 0xbc9f1d34;
@@ -26,40 +27,7 @@ const BLOOM_BITS_MIN = 64; // tiny filters would have a poor false-positive rate
 
 /** MurmurHash3 x86_32 of `bytes` with the filter's seed. */
 export function bloomHash(bytes: Uint8Array, seed: number = BLOOM_HASH_SEED): number {
-  const c1 = 0xcc9e2d51;
-  const c2 = 0x1b873593;
-  const length = bytes.length;
-  const blockEnd = length & ~3;
-  let hash = seed | 0;
-  for (let offset = 0; offset < blockEnd; offset += 4) {
-    let word =
-      bytes[offset]! |
-      (bytes[offset + 1]! << 8) |
-      (bytes[offset + 2]! << 16) |
-      (bytes[offset + 3]! << 24);
-    word = Math.imul(word, c1);
-    word = (word << 15) | (word >>> 17);
-    hash ^= Math.imul(word, c2);
-    hash = (hash << 13) | (hash >>> 19);
-    hash = (Math.imul(hash, 5) + 0xe6546b64) | 0;
-  }
-  const tailLength = length & 3;
-  if (tailLength > 0) {
-    let word = 0;
-    if (tailLength === 3) word ^= bytes[blockEnd + 2]! << 16;
-    if (tailLength >= 2) word ^= bytes[blockEnd + 1]! << 8;
-    word ^= bytes[blockEnd]!;
-    word = Math.imul(word, c1);
-    word = (word << 15) | (word >>> 17);
-    hash ^= Math.imul(word, c2);
-  }
-  hash ^= length;
-  hash ^= hash >>> 16;
-  hash = Math.imul(hash, 0x85ebca6b);
-  hash ^= hash >>> 13;
-  hash = Math.imul(hash, 0xc2b2ae35);
-  hash ^= hash >>> 16;
-  return hash >>> 0;
+  return murmur3(bytes, seed);
 }
 
 /** The probe count for a bits-per-key budget: bitsPerKey * ln 2, rounded down, in 1..30. */
