@@ -5,9 +5,9 @@
  * a child process is killed with SIGKILL mid-insert and mid-remove; every acknowledged write
  * must be there after reopen.
  */
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { killAtProgress } from '../../nvm/testing/kill-at-progress.js';
 import { makeTempFolder } from '../../nvm/testing/temp-folder.js';
 import { isStrataError } from '../errors.js';
 import { PmEHash } from './pm-ehash.js';
@@ -221,29 +221,5 @@ function runChildUntil(
   pattern: RegExp,
   target: number,
 ): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, dir, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let last = 0;
-    let stderr = '';
-    let buffered = '';
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.stdout.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const lines = buffered.split('\n');
-      buffered = lines.pop() ?? '';
-      for (const line of lines) {
-        const match = pattern.exec(line);
-        if (match) last = Number(match[1]);
-      }
-      if (last >= target && child.exitCode === null) child.kill('SIGKILL');
-    });
-    child.on('exit', (code, signal) => {
-      if (signal === 'SIGKILL') resolve(last);
-      else reject(new Error(`child exited with ${code}: ${stderr}`));
-    });
-  });
+  return killAtProgress({ script: CHILD, args: [dir, ...args], pattern, target, initial: 0 });
 }

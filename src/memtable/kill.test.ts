@@ -3,10 +3,10 @@
  * is SIGKILLed mid-stream. Reopening must show every acknowledged batch, the in-flight one wholly
  * or not at all (every key carries the same newest batch), and no gaps in the versions.
  */
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { NvmImage } from '../../nvm/image.js';
+import { killAtProgress } from '../../nvm/testing/kill-at-progress.js';
 import { makeTempFolder } from '../../nvm/testing/temp-folder.js';
 import { Memtable } from './memtable.js';
 import { KILL_KEY_COUNT, KILL_ROOT } from './testing/kill-child.js';
@@ -65,27 +65,11 @@ function checkImage(path: string, acked: number): void {
 
 /** Starts the child, waits until it acknowledged batch `target`, then SIGKILLs it. */
 function runChildUntil(path: string, target: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, path], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let last = -1;
-    let stderr = '';
-    let buffered = '';
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.stdout.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const lines = buffered.split('\n');
-      buffered = lines.pop() ?? '';
-      for (const line of lines) {
-        const match = /acked (\d+)/.exec(line);
-        if (match) last = Number(match[1]);
-      }
-      if (last >= target && child.exitCode === null) child.kill('SIGKILL');
-    });
-    child.on('exit', (code, signal) => {
-      if (signal === 'SIGKILL') resolve(last);
-      else reject(new Error(`child exited with ${code}: ${stderr}`));
-    });
+  return killAtProgress({
+    script: CHILD,
+    args: [path],
+    pattern: /acked (\d+)/,
+    target,
+    initial: -1,
   });
 }
