@@ -16,7 +16,9 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Piscina } from 'piscina';
 import { NvmImage } from '../../nvm/image.js';
+import type { NvmOpenOptions } from '../../nvm/types.js';
 import { Catalog } from '../catalog/catalog.js';
+import type { CatalogFs } from '../catalog/catalog-fs.js';
 import type { CatalogSnapshot } from '../catalog/catalog-snapshot.js';
 import { tableFileName } from '../catalog/file-names.js';
 import { CommitFlush } from '../catalog/operations/commit-flush.js';
@@ -87,6 +89,15 @@ export interface StrataStats {
   readonly lastSeq: Seq;
   readonly writes: number;
   readonly writeGroups: number;
+}
+
+/**
+ * Test hooks of `Strata.open` (third argument; not part of the options users pass): crash
+ * injection in the emulated NVM backend and a crashing or in-memory file system for the catalog.
+ */
+export interface StrataTestHooks {
+  readonly nvm?: Pick<NvmOpenOptions, 'crashAtPersist' | 'tearOnCrash'>;
+  readonly catalogFs?: CatalogFs;
 }
 
 /** The file names inside `dir`. */
@@ -178,7 +189,11 @@ export class Strata {
    * ERR_INVALID_ARGUMENT for bad options, ERR_LOCKED when another process has it open, and the
    * image's or catalog's errors (ERR_CORRUPT, ERR_NVM_*, ERR_IO) otherwise.
    */
-  static async open(dir: string, options?: StrataOptions): Promise<Strata> {
+  static async open(
+    dir: string,
+    options?: StrataOptions,
+    hooks: StrataTestHooks = {},
+  ): Promise<Strata> {
     if (typeof dir !== 'string' || dir.length === 0) throw invalid('dir must be a non-empty path');
     const resolved = resolveOptions(options);
     mkdirSync(dir, { recursive: true });
@@ -186,6 +201,7 @@ export class Strata {
       backend: resolved.backend,
       durability: resolved.sync ? 'power' : 'process',
       ...(resolved.sizeMaxBytes === undefined ? {} : { sizeMaxBytes: resolved.sizeMaxBytes }),
+      ...hooks.nvm,
     });
     const opened: Memtable[] = [];
     const tables: TableReader[] = [];
@@ -193,6 +209,7 @@ export class Strata {
     try {
       catalog = await Catalog.open(join(dir, CATALOG_DIR_NAME), {
         compareKeys: compareInternalKeys,
+        ...(hooks.catalogFs === undefined ? {} : { fs: hooks.catalogFs }),
       });
       const cache = new BlockCache({ capacityBytes: resolved.blockCacheBytes });
       const snapshot = catalog.getSnapshot();
