@@ -28,6 +28,12 @@ export interface StrataOptions {
    * started at the first flush. 0 flushes on the main thread. Default 1.
    */
   readonly flushThreads?: number;
+  /**
+   * Frozen memtables that may wait for their flush at once. When that many wait and the mutable
+   * memtable is full too, writes stall (without blocking the event loop) until a flush ends.
+   * Default 2.
+   */
+  readonly maxFrozenMemtables?: number;
 }
 
 export interface ResolvedOptions {
@@ -39,6 +45,7 @@ export interface ResolvedOptions {
   readonly sync: boolean;
   readonly blockCacheBytes: number;
   readonly flushThreads: number;
+  readonly maxFrozenMemtables: number;
 }
 
 export const MEMTABLE_SIZE_DEFAULT = 64 * 1024 * 1024;
@@ -46,6 +53,7 @@ export const MAX_KEY_BYTES_DEFAULT = 64 * 1024;
 export const MAX_VALUE_BYTES_DEFAULT = 16 * 1024 * 1024;
 export const BLOCK_CACHE_BYTES_DEFAULT = 32 * 1024 * 1024;
 export const FLUSH_THREADS_DEFAULT = 1;
+export const MAX_FROZEN_MEMTABLES_DEFAULT = 2;
 /** A memtable's seqs must stay below its base + 2^32; this bound keeps far away from that. */
 const MEMTABLE_SIZE_MAX = 2 ** 32;
 
@@ -68,6 +76,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     'sync',
     'blockCacheBytes',
     'flushThreads',
+    'maxFrozenMemtables',
   ]);
   for (const name of Object.keys(given)) {
     if (!known.has(name)) throw invalid(`unknown option ${JSON.stringify(name)}`);
@@ -91,6 +100,13 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     sync,
     blockCacheBytes: integerOption(given, 'blockCacheBytes', BLOCK_CACHE_BYTES_DEFAULT, 0, 2 ** 40),
     flushThreads: integerOption(given, 'flushThreads', FLUSH_THREADS_DEFAULT, 0, 64),
+    maxFrozenMemtables: integerOption(
+      given,
+      'maxFrozenMemtables',
+      MAX_FROZEN_MEMTABLES_DEFAULT,
+      1,
+      64,
+    ),
   };
 }
 

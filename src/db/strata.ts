@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { Piscina } from 'piscina';
 import { NvmImage } from '../../nvm/image.js';
 import type { NvmOpenOptions } from '../../nvm/types.js';
+import { assert } from '../assert.js';
 import { Catalog } from '../catalog/catalog.js';
 import type { CatalogFs } from '../catalog/catalog-fs.js';
 import type { CatalogSnapshot } from '../catalog/catalog-snapshot.js';
@@ -73,18 +74,36 @@ export interface IteratorOptions {
   readonly limit?: number;
 }
 
+export interface LevelStats {
+  readonly level: number;
+  readonly files: number;
+  readonly bytes: number;
+}
+
 export interface StrataStats {
   /** Live memtables: 1 mutable + the frozen ones not flushed yet. */
   readonly memtables: number;
+  /** Frozen memtables waiting for (or in) their flush. */
+  readonly frozenMemtables: number;
   readonly mutableMemtableBytes: number;
   readonly immutableMemtableBytes: number;
   /** Flushed memtables whose NVM pages wait for their last reader. */
   readonly retiredMemtables: number;
   readonly l0Files: number;
   readonly l0Bytes: number;
+  /** Table files and bytes per level, level 0 first. */
+  readonly levels: readonly LevelStats[];
   /** Completed flushes since open. */
   readonly flushes: number;
   readonly flushErrors: number;
+  /** Writes that had to wait for a flush (mutable memtable full, `maxFrozenMemtables` frozen). */
+  readonly stalledWrites: number;
+  /** Stall episodes: stretches of time in which at least one write waited. */
+  readonly stalls: number;
+  /** Total time of the stall episodes, in milliseconds (a running one included). */
+  readonly stallTimeMs: number;
+  /** Writes waiting right now. */
+  readonly writesStalledNow: number;
   /** The newest committed seq. */
   readonly lastSeq: Seq;
   readonly writes: number;
@@ -118,6 +137,12 @@ interface LiveMemtable {
   dropped: boolean;
 }
 
+/** A write held back until a flush makes room; `start` hands it to the committer. */
+interface StalledWrite {
+  readonly start: () => void;
+  readonly fail: (error: unknown) => void;
+}
+
 interface ReadView {
   /** Newest first. */
   readonly memtables: readonly LiveMemtable[];
@@ -141,10 +166,20 @@ export class Strata {
   readonly #retired = new Set<LiveMemtable>();
   /** Every seq at or below it is taken: the committer numbers the next batch above it. */
   #seqFloor: Seq;
+  /** The FreezeMemtable in flight, if any. */
+  #freezing: Promise<void> | undefined;
+  /** The flusher: flushes frozen memtables oldest first until none is left. */
   #flushing: Promise<void> | undefined;
-  #flushError: unknown;
+  /** The error of the last failed freeze or flush; background work stops until flush() retries. */
+  #backgroundError: unknown;
   #flushes = 0;
   #flushErrors = 0;
+  /** Writes waiting for room, in arrival order. */
+  #stalled: StalledWrite[] = [];
+  #stalledWrites = 0;
+  #stalls = 0;
+  #stallTimeMs = 0;
+  #stallStartedMs: number | undefined;
   readonly #inFlight = new Set<Promise<unknown>>();
   readonly #snapshots = new Set<StrataSnapshot>();
   #pool: Piscina | undefined;
@@ -175,7 +210,7 @@ export class Strata {
     const target: GroupCommitTarget = {
       applyBatch: (records: readonly MemtableRecord[]) => {
         this.#mutable.memtable.applyBatch(records);
-        this.#maybeScheduleFlush();
+        this.#scheduleBackgroundWork();
       },
       get visibleSeq(): Seq {
         return lastSeq();
@@ -257,7 +292,7 @@ export class Strata {
         seqFloor,
       });
       // Frozen memtables left by an earlier run get flushed now, in the background.
-      if (immutables.length > 0) db.#startFlush(false);
+      db.#scheduleBackgroundWork();
       return db;
     } catch (error) {
       for (const table of tables) table.close();
@@ -330,19 +365,29 @@ export class Strata {
   }
 
   /**
-   * Flushes everything written before the call into L0 tables: waits for a running flush, then
-   * freezes the mutable memtable (if it holds anything) and flushes every frozen memtable.
-   * Rejects with the error of a failed flush (a background one included).
+   * Flushes everything written before the call into L0 tables: freezes the mutable memtable (if
+   * it holds anything) and waits until it and every memtable frozen before it are flushed.
+   * Retries after a failed background flush; rejects with the error if the flush fails again.
    */
   async flush(): Promise<void> {
     this.#checkOpen();
-    while (this.#flushing !== undefined) await this.#flushing;
+    while (this.#freezing !== undefined) await this.#freezing;
     this.#checkOpen();
-    this.#startFlush(true);
-    while (this.#flushing !== undefined) await this.#flushing;
-    const error = this.#flushError;
-    this.#flushError = undefined;
-    if (error !== undefined) throw error;
+    this.#backgroundError = undefined;
+    if (this.#mutable.memtable.entryCount > 0) {
+      this.#startFreeze();
+      while (this.#freezing !== undefined) await this.#freezing;
+    }
+    const waitFor = new Set(this.#immutables);
+    for (;;) {
+      if (this.#backgroundError !== undefined) throw this.#backgroundError;
+      if (!this.#immutables.some((live) => waitFor.has(live))) return;
+      this.#checkOpen();
+      this.#scheduleBackgroundWork();
+      const flusher = this.#flushing;
+      assert(flusher !== undefined, 'a flusher runs while frozen memtables wait');
+      await flusher;
+    }
   }
 
   stats(): StrataStats {
@@ -352,15 +397,23 @@ export class Strata {
     for (const live of this.#immutables) immutableBytes += live.memtable.approximateBytes;
     let l0Bytes = 0;
     for (const table of this.#tables) l0Bytes += table.properties.fileSizeBytes;
+    const now = performance.now();
+    const stallRunningMs = this.#stallStartedMs === undefined ? 0 : now - this.#stallStartedMs;
     return {
       memtables: 1 + this.#immutables.length,
+      frozenMemtables: this.#immutables.length,
       mutableMemtableBytes: this.#mutable.memtable.approximateBytes,
       immutableMemtableBytes: immutableBytes,
       retiredMemtables: this.#retired.size,
       l0Files: this.#tables.length,
       l0Bytes,
+      levels: [{ level: 0, files: this.#tables.length, bytes: l0Bytes }],
       flushes: this.#flushes,
       flushErrors: this.#flushErrors,
+      stalledWrites: this.#stalledWrites,
+      stalls: this.#stalls,
+      stallTimeMs: this.#stallTimeMs + stallRunningMs,
+      writesStalledNow: this.#stalled.length,
       lastSeq: this.#lastSeq(),
       writes: committer.writes,
       writeGroups: committer.groups,
@@ -379,8 +432,12 @@ export class Strata {
 
   async #close(): Promise<void> {
     this.#closed = true;
+    // Stalled writes were accepted before close: they go in now, past the memtable size.
+    this.#releaseStalled();
     await Promise.allSettled([...this.#inFlight]);
-    while (this.#flushing !== undefined) await this.#flushing;
+    while (this.#freezing !== undefined || this.#flushing !== undefined) {
+      await (this.#freezing ?? this.#flushing);
+    }
     await this.#pool?.destroy();
     for (const snapshot of [...this.#snapshots]) snapshot.release();
     for (const table of this.#tables) table.close();
@@ -403,7 +460,10 @@ export class Strata {
       return Promise.reject(error);
     }
     if (ops.length === 0) return Promise.resolve();
-    const written = this.#committer.write(ops).then(() => undefined);
+    const written =
+      this.#stalled.length > 0 || this.#mustStall()
+        ? this.#stall(ops)
+        : this.#committer.write(ops).then(() => undefined);
     this.#inFlight.add(written);
     const forget = (): void => {
       this.#inFlight.delete(written);
@@ -459,34 +519,116 @@ export class Strata {
     live.memtable.drop();
   }
 
-  #maybeScheduleFlush(): void {
-    if (this.#closed || this.#flushing !== undefined) return;
-    if (this.#mutable.memtable.approximateBytes <= this.#options.memtableSize) return;
-    this.#startFlush(true);
+  /**
+   * A write must wait when the mutable memtable is full and no freeze can start because
+   * `maxFrozenMemtables` memtables already wait for their flush.
+   */
+  #mustStall(): boolean {
+    if (this.#closed) return false;
+    if (this.#mutable.memtable.approximateBytes <= this.#options.memtableSize) return false;
+    return this.#immutables.length >= this.#options.maxFrozenMemtables;
   }
 
-  /** Starts one flush round unless one runs; the round re-checks the size when it ends. */
-  #startFlush(freezeMutable: boolean): void {
-    if (this.#flushing !== undefined) return;
-    const round = this.#flushRound(freezeMutable).then(
-      () => undefined,
-      (error: unknown) => {
-        this.#flushErrors++;
-        this.#flushError = error;
-      },
-    );
-    this.#flushing = round.finally(() => {
-      this.#flushing = undefined;
-      if (this.#flushError === undefined) this.#maybeScheduleFlush();
+  /** Queues `ops` until a flush makes room; the event loop keeps running meanwhile. */
+  #stall(ops: WriteOp[]): Promise<void> {
+    if (this.#backgroundError !== undefined) return Promise.reject(this.#stallError());
+    this.#stalledWrites++;
+    if (this.#stalled.length === 0) {
+      this.#stalls++;
+      this.#stallStartedMs = performance.now();
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.#stalled.push({
+        start: () => {
+          this.#committer.write(ops).then(() => resolve(), reject);
+        },
+        fail: reject,
+      });
+      this.#scheduleBackgroundWork();
     });
   }
 
-  async #flushRound(freezeMutable: boolean): Promise<void> {
-    if (freezeMutable && this.#mutable.memtable.entryCount > 0) await this.#freeze();
-    while (this.#immutables.length > 0) {
-      const oldest = this.#immutables[0]!;
-      await this.#flushOne(oldest);
+  /** Hands stalled writes to the committer, oldest first, while there is room (or on close). */
+  #releaseStalled(): void {
+    if (this.#stalled.length === 0) return;
+    if (this.#backgroundError !== undefined && !this.#closed) {
+      const error = this.#stallError();
+      for (const writer of this.#stalled.splice(0)) writer.fail(error);
+    } else {
+      // Room is re-checked only once per release: the released writes land in the next group,
+      // so the memtable overshoots its size by at most what was stalled.
+      if (this.#mustStall()) return;
+      for (const writer of this.#stalled.splice(0)) writer.start();
     }
+    assert(this.#stallStartedMs !== undefined, 'a stall episode is open while writes wait');
+    this.#stallTimeMs += performance.now() - this.#stallStartedMs;
+    this.#stallStartedMs = undefined;
+  }
+
+  #stallError(): StrataError {
+    const cause = this.#backgroundError;
+    const message = cause instanceof Error ? cause.message : String(cause);
+    const code = cause instanceof StrataError ? cause.code : 'ERR_IO';
+    return new StrataError(
+      code,
+      `write stalled behind a failed flush (${message}); db.flush() retries it`,
+      { cause },
+    );
+  }
+
+  /**
+   * Starts what the state calls for: a freeze when the mutable memtable is past its size and
+   * fewer than `maxFrozenMemtables` wait, the flusher when frozen memtables wait; then lets
+   * stalled writes go if there is room. Called after every group and every finished step.
+   */
+  #scheduleBackgroundWork(): void {
+    if (this.#closed) return;
+    if (this.#backgroundError !== undefined) {
+      this.#releaseStalled();
+      return;
+    }
+    if (
+      this.#freezing === undefined &&
+      this.#mutable.memtable.approximateBytes > this.#options.memtableSize &&
+      this.#immutables.length < this.#options.maxFrozenMemtables
+    ) {
+      this.#startFreeze();
+    }
+    if (this.#flushing === undefined && this.#immutables.length > 0) this.#startFlusher();
+    this.#releaseStalled();
+  }
+
+  #startFreeze(): void {
+    assert(this.#freezing === undefined, 'one freeze at a time');
+    this.#freezing = this.#freeze()
+      .catch((error: unknown) => this.#recordBackgroundError(error))
+      .finally(() => {
+        this.#freezing = undefined;
+        this.#scheduleBackgroundWork();
+      });
+  }
+
+  #startFlusher(): void {
+    assert(this.#flushing === undefined, 'one flusher at a time');
+    this.#flushing = this.#flushFrozen()
+      .catch((error: unknown) => this.#recordBackgroundError(error))
+      .finally(() => {
+        this.#flushing = undefined;
+        this.#scheduleBackgroundWork();
+      });
+  }
+
+  /** Flushes frozen memtables oldest first; stops early on close (the next open goes on). */
+  async #flushFrozen(): Promise<void> {
+    while (this.#immutables.length > 0 && !this.#closed) {
+      await this.#flushOne(this.#immutables[0]!);
+      this.#scheduleBackgroundWork();
+    }
+  }
+
+  #recordBackgroundError(error: unknown): void {
+    this.#flushErrors++;
+    this.#backgroundError = error;
   }
 
   /** FreezeMemtable with a fresh successor; the committer writes to the successor from then on. */
