@@ -6,6 +6,8 @@
 export type StrataErrorCode =
   | 'ERR_INVALID_ARGUMENT' // wrong type or shape of an argument or option
   | 'ERR_KEY_RANGE' // an integer key outside [0, 2^64) or not an integer
+  | 'ERR_KEY_TOO_LARGE' // a key longer than the database's maxKeyBytes
+  | 'ERR_VALUE_TOO_LARGE' // a value longer than the database's maxValueBytes
   | 'ERR_VALUE_RANGE' // an integer value outside [0, 2^64) or not an integer
   | 'ERR_NVM_FULL' // the NVM image reached its configured size limit
   | 'ERR_NVM_FOREIGN' // the file is not a Strata NVM image (bad magic)

@@ -1,6 +1,7 @@
 /**
  * Options of `Strata.open` and the checks every public call applies to its input. Every
- * violation is a StrataError with code ERR_INVALID_ARGUMENT whose message names the argument.
+ * violation is a StrataError whose message names the argument: ERR_KEY_TOO_LARGE and
+ * ERR_VALUE_TOO_LARGE for the size limits, ERR_INVALID_ARGUMENT for everything else.
  */
 import type { NvmBackendKind } from '../../nvm/types.js';
 import { StrataError } from '../errors.js';
@@ -133,7 +134,10 @@ export function encodeKey(key: unknown, maxKeyBytes: number, what = 'key'): Uint
   const bytes = toBytes(key, what);
   if (bytes.length === 0) throw invalid(`${what} must not be empty`);
   if (bytes.length > maxKeyBytes) {
-    throw invalid(`${what} is ${bytes.length} bytes, above maxKeyBytes ${maxKeyBytes}`);
+    throw new StrataError(
+      'ERR_KEY_TOO_LARGE',
+      `${what} is ${bytes.length} bytes, above maxKeyBytes ${maxKeyBytes}`,
+    );
   }
   return bytes;
 }
@@ -142,7 +146,10 @@ export function encodeKey(key: unknown, maxKeyBytes: number, what = 'key'): Uint
 export function encodeValue(value: unknown, maxValueBytes: number, what = 'value'): Uint8Array {
   const bytes = toBytes(value, what);
   if (bytes.length > maxValueBytes) {
-    throw invalid(`${what} is ${bytes.length} bytes, above maxValueBytes ${maxValueBytes}`);
+    throw new StrataError(
+      'ERR_VALUE_TOO_LARGE',
+      `${what} is ${bytes.length} bytes, above maxValueBytes ${maxValueBytes}`,
+    );
   }
   return bytes;
 }

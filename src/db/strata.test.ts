@@ -260,7 +260,7 @@ for (const { backend, flushThreads } of configurations) {
 }
 
 describe('Strata errors', () => {
-  test('bad input is ERR_INVALID_ARGUMENT', async () => {
+  test('bad input is ERR_INVALID_ARGUMENT, oversize keys and values have their own codes', async () => {
     const db = await Strata.open(`${temp.path}/bad`, {
       backend: 'emulated',
       maxKeyBytes: 4,
@@ -269,11 +269,16 @@ describe('Strata errors', () => {
     });
     try {
       await expectCode(() => db.put('', 'v'), 'ERR_INVALID_ARGUMENT');
-      await expectCode(() => db.put('12345', 'v'), 'ERR_INVALID_ARGUMENT');
-      await expectCode(() => db.put('k', '123456789'), 'ERR_INVALID_ARGUMENT');
+      await expectCode(() => db.put('12345', 'v'), 'ERR_KEY_TOO_LARGE');
+      await expectCode(() => db.put('k', '123456789'), 'ERR_VALUE_TOO_LARGE');
+      await db.put('k', '12345678'); // exactly at both limits
       await expectCode(() => db.put(42 as unknown as string, 'v'), 'ERR_INVALID_ARGUMENT');
       await expectCode(() => db.del(null as unknown as string), 'ERR_INVALID_ARGUMENT');
-      await expectCode(() => db.get('12345'), 'ERR_INVALID_ARGUMENT');
+      await expectCode(() => db.get('12345'), 'ERR_KEY_TOO_LARGE');
+      await expectCode(
+        () => db.batch([{ type: 'put', key: 'k', value: '123456789' }]),
+        'ERR_VALUE_TOO_LARGE',
+      );
       await expectCode(
         () => db.batch([{ type: 'put', key: 'k' }] as never),
         'ERR_INVALID_ARGUMENT',
@@ -296,7 +301,7 @@ describe('Strata errors', () => {
             { type: 'put', key: 'ok', value: 'v' },
             { type: 'put', key: 'toolong', value: 'v' },
           ]),
-        'ERR_INVALID_ARGUMENT',
+        'ERR_KEY_TOO_LARGE',
       );
       expect(db.get('ok')).toBeUndefined();
       await db.batch([]);

@@ -72,6 +72,11 @@ export interface IteratorOptions {
   readonly reverse?: boolean;
   /** The most entries the for…of loop yields. Default Infinity. */
   readonly limit?: number;
+  /**
+   * Read at this snapshot (of the same database) instead of the current state;
+   * `db.iterator({ snapshot, ...rest })` is `snapshot.iterator(rest)`.
+   */
+  readonly snapshot?: StrataSnapshot;
 }
 
 export interface LevelStats {
@@ -117,6 +122,8 @@ export interface StrataStats {
 export interface StrataTestHooks {
   readonly nvm?: Pick<NvmOpenOptions, 'crashAtPersist' | 'tearOnCrash'>;
   readonly catalogFs?: CatalogFs;
+  /** Called before each flush task starts; a throw fails that flush as an I/O error would. */
+  readonly beforeFlushTask?: (tempPath: string) => void;
 }
 
 /** The file names inside `dir`. */
@@ -154,6 +161,7 @@ interface ReadView {
 export class Strata {
   readonly dir: string;
   readonly #options: ResolvedOptions;
+  readonly #hooks: StrataTestHooks;
   readonly #image: NvmImage;
   readonly #catalog: Catalog;
   readonly #cache: BlockCache;
@@ -189,6 +197,7 @@ export class Strata {
   private constructor(parts: {
     dir: string;
     options: ResolvedOptions;
+    hooks: StrataTestHooks;
     image: NvmImage;
     catalog: Catalog;
     cache: BlockCache;
@@ -199,6 +208,7 @@ export class Strata {
   }) {
     this.dir = parts.dir;
     this.#options = parts.options;
+    this.#hooks = parts.hooks;
     this.#image = parts.image;
     this.#catalog = parts.catalog;
     this.#cache = parts.cache;
@@ -283,6 +293,7 @@ export class Strata {
       const db = new Strata({
         dir,
         options: resolved,
+        hooks,
         image,
         catalog,
         cache,
@@ -340,6 +351,20 @@ export class Strata {
   /** A synchronous iterable of [key, value] in key order at the current seq. */
   iterator(options: IteratorOptions = {}): StrataIterator {
     this.#checkOpen();
+    const snapshot = (options as { snapshot?: unknown } | null)?.snapshot;
+    if (snapshot !== undefined) {
+      if (!(snapshot instanceof StrataSnapshot) || !this.#snapshots.has(snapshot)) {
+        const what = snapshot instanceof StrataSnapshot && snapshot.released ? 'released' : 'not';
+        throw new StrataError(
+          what === 'released' ? 'ERR_CLOSED' : 'ERR_INVALID_ARGUMENT',
+          what === 'released'
+            ? 'iterator: options.snapshot was released'
+            : 'iterator: options.snapshot must be a snapshot of this database',
+        );
+      }
+      const { snapshot: _pinned, ...rest } = options;
+      return snapshot.iterator(rest);
+    }
     const view = this.#acquire(this.#view());
     try {
       return iteratorOn(view, options, () => this.#releaseView(view));
@@ -695,6 +720,7 @@ export class Strata {
 
   /** On the pool when `flushThreads` > 0, else on this thread. */
   async #runFlushTask(task: FlushTask): Promise<FlushResult> {
+    this.#hooks.beforeFlushTask?.(task.tempPath);
     const threads = this.#options.flushThreads;
     if (threads === 0) return flushMemtable(task);
     this.#pool ??= new Piscina({ filename: flushWorkerUrl(), minThreads: 1, maxThreads: threads });
