@@ -50,16 +50,16 @@ function ycsbCommand(): Command {
     .option('--run <file>', 'run workload (measured mix, after the load)')
     .option('--threads <n>', 'worker threads (ehash only)', parsePositiveInteger, 1)
     .addOption(
-      new Option('--backend <kind>', 'ehash NVM backend (default mapped)').choices([
-        'mapped',
-        'emulated',
-      ]),
+      new Option(
+        '--backend <kind>',
+        'NVM backend of ehash (default mapped) or strata (default auto)',
+      ).choices(['mapped', 'emulated']),
     )
     .option('--dir <dir>', 'engine directory, kept afterwards (default: a temp dir, removed)')
     .option('--json', 'print the results as JSON')
     .option(
       '--latency-sample <n>',
-      'time every n-th op (power of two; default 16, 1 for classic-level)',
+      'time every n-th op (power of two; default 16, 1 for classic-level and strata)',
       parsePositiveInteger,
     )
     .option('--no-progress', 'never show a progress bar')

@@ -114,6 +114,50 @@ test('phase figures: ops, op mix, throughput and sampled latency percentiles', a
   expect(phase.latency.p99Ns).toBeLessThanOrEqual(phase.latency.p999Ns);
 });
 
+describe('strata engine', () => {
+  test('10w-rw-50-50 verifies exactly like ehash: 3 failed inserts, 0 read misses', async () => {
+    const strata = await run('strata', '10w-rw-50-50');
+    const ehash = await run('ehash', '10w-rw-50-50');
+    expect(strata.label).toBe('strata');
+    expect(strata.phases[0]!.verification.failedInserts).toBe(3);
+    expect(strata.phases[1]!.verification.readMisses).toBe(0);
+    expect(strata.phases.map((phase) => phase.verification)).toEqual(
+      ehash.phases.map((phase) => phase.verification),
+    );
+    expect(strata.verification).toEqual(ehash.verification);
+    expectCourseFigures(strata, '10w-rw-50-50');
+  });
+
+  test('update and delete misses match the map engine on a generated pair', async () => {
+    const generated = generateWorkload({
+      seed: 11,
+      recordCount: 500,
+      operationCount: 800,
+      readPercent: 40,
+      deletePercent: 20,
+      writeMode: 'update',
+      distribution: 'zipfian',
+      distinctPrefixes: false,
+    });
+    const pairOf = () => ({
+      load: parseWorkload(generated.load, 'load'),
+      run: parseWorkload(generated.run, 'run'),
+      progress: false,
+    });
+    const strata = await runYcsb({ engine: 'strata', ...pairOf() });
+    const map = await runYcsb({ engine: 'map', ...pairOf() });
+    expect(strata.verification).toEqual(map.verification);
+  });
+
+  test('--threads > 1 is a clear StrataError', async () => {
+    await expect(run('strata', '1w-rw-50-50', { threads: 2 })).rejects.toMatchObject({
+      name: 'StrataError',
+      code: 'ERR_INVALID_ARGUMENT',
+      message: expect.stringMatching(/strata engine runs on one thread for now/),
+    });
+  });
+});
+
 describe('peer engines', () => {
   test.each(['lmdb-nosync', 'classic-level'] as EngineName[])(
     '%s on 1w-rw-50-50 gives the reference figures',
@@ -148,7 +192,7 @@ describe('peer engines', () => {
     expect(result.verification.removeMisses).toBe(0);
   });
 
-  test.each(['lmdb-nosync', 'classic-level'] as EngineName[])(
+  test.each(['strata', 'lmdb-nosync', 'classic-level'] as EngineName[])(
     '%s runs SCAN in key order',
     async (engine) => {
       const load = parseWorkload(

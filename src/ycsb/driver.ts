@@ -34,7 +34,7 @@ export interface DriverOptions {
   readonly run?: Workload;
   /** Default 1 (the main thread, no workers). More than 1: ehash only. */
   readonly threads?: number;
-  /** Time every n-th op (a power of two). Default: 16 for sync engines, 1 for classic-level. */
+  /** Time every n-th op (a power of two). Default: 16 for sync engines, 1 for async ones. */
   readonly latencySampleEvery?: number;
   /** Show a progress bar on stderr for phases longer than a second. Default: stderr is a TTY. */
   readonly progress?: boolean;
@@ -238,6 +238,12 @@ function validateDriverOptions(options: DriverOptions, threads: number): void {
   if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
     throw new StrataError('ERR_INVALID_ARGUMENT', `--threads must be an integer in [1, 256]`);
   }
+  if (threads > 1 && options.engine === 'strata') {
+    throw new StrataError(
+      'ERR_INVALID_ARGUMENT',
+      `--threads ${threads}: the strata engine runs on one thread for now (worker threads need attached database handles, a later issue); use --threads 1 or the ehash engine`,
+    );
+  }
   if (threads > 1 && options.engine !== 'ehash') {
     throw new StrataError(
       'ERR_INVALID_ARGUMENT',
@@ -266,7 +272,7 @@ function refuseUnsupportedScans(
     if (workload.opCounts.scan > 0) {
       throw new StrataError(
         'ERR_WORKLOAD',
-        `${workload.source} has ${workload.opCounts.scan} SCAN lines, but the ${engine} engine has no ordered scans (use lmdb or classic-level)`,
+        `${workload.source} has ${workload.opCounts.scan} SCAN lines, but the ${engine} engine has no ordered scans (use strata, lmdb or classic-level)`,
       );
     }
   }

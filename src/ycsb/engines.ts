@@ -9,13 +9,14 @@ import { StrataError } from '../errors.js';
  * insert fails (false) when the key exists, update and remove fail when it does not, read fills
  * `out[0] = valueLo, out[1] = valueHi` and returns whether the key was found.
  *
- * Synchronous engines (ehash, map, lmdb) implement `SyncU64Engine`; classic-level has only an
- * asynchronous write API and implements `AsyncU64Engine`. The driver keeps one loop per kind so
+ * Synchronous engines (ehash, map, lmdb) implement `SyncU64Engine`; classic-level and strata
+ * have asynchronous writes and implement `AsyncU64Engine`. The driver keeps one loop per kind so
  * that sync engines never pay for an `await`.
  */
-export type EngineName = 'ehash' | 'map' | 'lmdb' | 'lmdb-nosync' | 'classic-level';
+export type EngineName = 'ehash' | 'strata' | 'map' | 'lmdb' | 'lmdb-nosync' | 'classic-level';
 export const ENGINE_NAMES: readonly EngineName[] = [
   'ehash',
+  'strata',
   'map',
   'lmdb',
   'lmdb-nosync',
@@ -27,7 +28,7 @@ export type EhashBackend = 'mapped' | 'emulated';
 export interface EngineOptions {
   /** Work in this directory and keep it; default: a fresh temp directory removed on close. */
   readonly dir?: string;
-  /** ehash only. Default 'mapped'. */
+  /** ehash and strata only. Default: 'mapped' for ehash, 'auto' for strata. */
   readonly backend?: EhashBackend;
 }
 
@@ -83,7 +84,7 @@ export type U64Engine = SyncU64Engine | AsyncU64Engine;
 
 /** Engines with ordered keys, which can run SCAN lines. */
 export function engineSupportsScan(name: EngineName): boolean {
-  return name === 'lmdb' || name === 'lmdb-nosync' || name === 'classic-level';
+  return name === 'strata' || name === 'lmdb' || name === 'lmdb-nosync' || name === 'classic-level';
 }
 
 export function isEngineName(name: string): name is EngineName {
@@ -95,8 +96,11 @@ export async function openEngine(
   name: EngineName,
   options: EngineOptions = {},
 ): Promise<U64Engine> {
-  if (options.backend !== undefined && name !== 'ehash') {
-    throw new StrataError('ERR_INVALID_ARGUMENT', `--backend applies to the ehash engine only`);
+  if (options.backend !== undefined && name !== 'ehash' && name !== 'strata') {
+    throw new StrataError(
+      'ERR_INVALID_ARGUMENT',
+      `--backend applies to the ehash and strata engines only`,
+    );
   }
   const directory = EngineDirectory.create(name, options.dir);
   try {
@@ -104,6 +108,10 @@ export async function openEngine(
       case 'ehash': {
         const { openEhashEngine } = await import('./engine-ehash.js');
         return openEhashEngine(directory, options.backend ?? 'mapped');
+      }
+      case 'strata': {
+        const { openStrataEngine } = await import('./engine-strata.js');
+        return await openStrataEngine(directory, options.backend);
       }
       case 'map': {
         const { openMapEngine } = await import('./engine-map.js');
