@@ -22,7 +22,10 @@ export interface StrataOptions {
    * true: every persist also msyncs / fdatasyncs, so a write resolves once it survives power loss.
    */
   readonly sync?: boolean;
-  /** Capacity of this database's table block cache in bytes. Default 32 MiB. */
+  /**
+   * Capacity of the table block cache in bytes. Every database of a thread shares one cache,
+   * which grows to the largest capacity any of them asked for. Default 32 MiB.
+   */
   readonly blockCacheBytes?: number;
   /**
    * Worker threads of the flush pool (Piscina, running the compiled dist/workers/flush.js),

@@ -250,3 +250,26 @@ describe('db.iterator({ snapshot })', () => {
     }
   });
 });
+
+describe('iterators after close', () => {
+  test('closing an iterator after db.close() is harmless; the next open reclaims its memtable', async () => {
+    const dir = `${temp.path}/late-close`;
+    const db = await Strata.open(dir, { backend: 'emulated', flushThreads: 0 });
+    await db.put('a', '1');
+    await db.put('b', '2');
+    const iterator = db.iterator();
+    iterator.seekFirst();
+    await db.flush();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(db.stats().retiredMemtables).toBe(1);
+    await db.close();
+    iterator.close();
+    const reopened = await Strata.open(dir, { backend: 'emulated', flushThreads: 0 });
+    try {
+      expect(reopened.stats().retiredMemtables).toBe(0);
+      expect([...reopened.iterator()].map(([key]) => text(key))).toEqual(['a', 'b']);
+    } finally {
+      await reopened.close();
+    }
+  });
+});

@@ -347,3 +347,40 @@ describe('Strata errors', () => {
     }
   });
 });
+
+describe('block cache shared by the databases of a thread', () => {
+  test('two databases with the same table numbers read their own blocks', async () => {
+    const options = { backend: 'emulated', flushThreads: 0, sizeMaxBytes: 16 << 20 } as const;
+    const first = await Strata.open(`${temp.path}/cache-a`, options);
+    const second = await Strata.open(`${temp.path}/cache-b`, {
+      ...options,
+      blockCacheBytes: 48 << 20,
+    });
+    try {
+      for (let index = 0; index < 50; index++) {
+        await first.put(`k${index}`, `first-${index}`);
+        await second.put(`k${index}`, `second-${index}`);
+      }
+      await first.flush();
+      await second.flush();
+      // Both hold table 000001.sst with the same block offsets; the cache keeps them apart.
+      expect(first.stats().l0Files).toBe(1);
+      expect(second.stats().l0Files).toBe(1);
+      const before = first.stats().blockCache;
+      for (let round = 0; round < 3; round++) {
+        for (let index = 0; index < 50; index++) {
+          expect(text(first.get(`k${index}`))).toBe(`first-${index}`);
+          expect(text(second.get(`k${index}`))).toBe(`second-${index}`);
+        }
+      }
+      const after = second.stats().blockCache;
+      expect(after.capacityBytes).toBe(48 << 20);
+      expect(after.hits - before.hits).toBeGreaterThan(250);
+      expect(after.misses - before.misses).toBeLessThanOrEqual(4);
+      expect(after.sizeBytes).toBeGreaterThan(0);
+    } finally {
+      await first.close();
+      await second.close();
+    }
+  });
+});

@@ -37,7 +37,7 @@ import { type InternalIterator, memtableSource, tableSource } from '../lsm/inter
 import { MergingIterator } from '../lsm/merging-iterator.js';
 import type { MemtableRecord } from '../memtable/batch-writer.js';
 import { Memtable } from '../memtable/memtable.js';
-import { BlockCache } from '../sst/block-cache.js';
+import { type BlockCache, defaultBlockCache, nextBlockCacheId } from '../sst/block-cache.js';
 import { compareInternalKeys, KIND_DELETION, type Seq } from '../sst/internal-key.js';
 import { TableReader } from '../sst/table-reader.js';
 import { type GroupCommitTarget, GroupCommitter } from '../write/group-commit.js';
@@ -109,6 +109,13 @@ export interface StrataStats {
   readonly stallTimeMs: number;
   /** Writes waiting right now. */
   readonly writesStalledNow: number;
+  /** The block cache this thread's databases share (counters are the whole cache's). */
+  readonly blockCache: {
+    readonly capacityBytes: number;
+    readonly sizeBytes: number;
+    readonly hits: number;
+    readonly misses: number;
+  };
   /** The newest committed seq. */
   readonly lastSeq: Seq;
   readonly writes: number;
@@ -256,7 +263,9 @@ export class Strata {
         compareKeys: compareInternalKeys,
         ...(hooks.catalogFs === undefined ? {} : { fs: hooks.catalogFs }),
       });
-      const cache = new BlockCache({ capacityBytes: resolved.blockCacheBytes });
+      // One block cache for every database of this thread; it grows to the largest request.
+      const cache = defaultBlockCache;
+      if (resolved.blockCacheBytes > cache.capacityBytes) cache.resize(resolved.blockCacheBytes);
       const snapshot = catalog.getSnapshot();
       let seqFloor: Seq;
       let mutable: LiveMemtable | undefined;
@@ -274,7 +283,13 @@ export class Strata {
         }
         for (const file of snapshot.levels[0] ?? []) {
           const path = join(catalog.dir, tableFileName(file.fileNumber));
-          tables.push(TableReader.open(path, { fileNumber: file.fileNumber, cache }));
+          tables.push(
+            TableReader.open(path, {
+              fileNumber: file.fileNumber,
+              cache,
+              cacheId: nextBlockCacheId(),
+            }),
+          );
           seqFloor = Math.max(seqFloor, file.seqMax);
         }
       } finally {
@@ -423,6 +438,7 @@ export class Strata {
     let l0Bytes = 0;
     for (const table of this.#tables) l0Bytes += table.properties.fileSizeBytes;
     const now = performance.now();
+    const cacheStats = this.#cache.stats();
     const stallRunningMs = this.#stallStartedMs === undefined ? 0 : now - this.#stallStartedMs;
     return {
       memtables: 1 + this.#immutables.length,
@@ -439,6 +455,12 @@ export class Strata {
       stalls: this.#stalls,
       stallTimeMs: this.#stallTimeMs + stallRunningMs,
       writesStalledNow: this.#stalled.length,
+      blockCache: {
+        capacityBytes: cacheStats.capacityBytes,
+        sizeBytes: cacheStats.sizeBytes,
+        hits: cacheStats.hitCount,
+        misses: cacheStats.missCount,
+      },
       lastSeq: this.#lastSeq(),
       writes: committer.writes,
       writeGroups: committer.groups,
@@ -465,7 +487,10 @@ export class Strata {
     }
     await this.#pool?.destroy();
     for (const snapshot of [...this.#snapshots]) snapshot.release();
-    for (const table of this.#tables) table.close();
+    for (const table of this.#tables) {
+      table.close();
+      this.#cache.evictFile(table.cacheId);
+    }
     for (const live of [this.#mutable, ...this.#immutables, ...this.#retired]) {
       if (!live.dropped) live.memtable.close();
     }
@@ -538,7 +563,8 @@ export class Strata {
   }
 
   #dropIfUnused(live: LiveMemtable): void {
-    if (!live.retired || !live.unpinned || live.refs > 0 || live.dropped) return;
+    // After close every memtable is closed; the next open reclaims a retired one's pages.
+    if (this.#closed || !live.retired || !live.unpinned || live.refs > 0 || live.dropped) return;
     live.dropped = true;
     this.#retired.delete(live);
     live.memtable.drop();
@@ -705,6 +731,7 @@ export class Strata {
     const reader = TableReader.open(path, {
       fileNumber: result.file.fileNumber,
       cache: this.#cache,
+      cacheId: nextBlockCacheId(),
     });
     this.#tables.push(reader);
     this.#immutables = this.#immutables.filter((candidate) => candidate !== live);

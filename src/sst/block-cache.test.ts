@@ -70,6 +70,19 @@ describe('block cache', () => {
     expect(cache.stats().sizeBytes).toBeLessThanOrEqual(cache.capacityBytes);
   });
 
+  test('resize to a smaller capacity evicts the oldest blocks at once', () => {
+    const cache = new BlockCache({ capacityBytes: 4 * charge(100) });
+    for (let offset = 0; offset < 4; offset++) cache.insert(1, offset, 7, blockOfSize(100));
+    cache.resize(2 * charge(100));
+    expect(cache.capacityBytes).toBe(2 * charge(100));
+    expect(cache.stats().entryCount).toBe(2);
+    expect(cache.lookup(1, 0, 7)).toBeUndefined();
+    expect(cache.lookup(1, 1, 7)).toBeUndefined();
+    expect(cache.lookup(1, 3, 7)).toBeDefined();
+    cache.resize(0);
+    expect(cache.stats().sizeBytes).toBe(0);
+  });
+
   test('a different fingerprint under the same file number misses and drops the stale block', () => {
     const cache = new BlockCache({ capacityBytes: 10_000 });
     cache.insert(4, 0, 111, blockOfSize(100));

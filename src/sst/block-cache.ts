@@ -49,7 +49,7 @@ interface CacheNode {
 }
 
 export class BlockCache {
-  readonly capacityBytes: number;
+  #capacityBytes: number;
   private readonly files = new Map<number, Map<number, CacheNode>>();
   /** Sentinel of the circular recency list: head.older is the newest node, head.newer the oldest. */
   private readonly head: CacheNode;
@@ -63,7 +63,7 @@ export class BlockCache {
   /** Requires: capacityBytes is a non-negative integer (0 caches nothing). */
   constructor(options: BlockCacheOptions) {
     assert(Number.isSafeInteger(options.capacityBytes) && options.capacityBytes >= 0);
-    this.capacityBytes = options.capacityBytes;
+    this.#capacityBytes = options.capacityBytes;
     const head = { fileNumber: -1, offsetBytes: -1, fingerprint: 0, chargeBytes: 0 } as CacheNode;
     head.newer = head;
     head.older = head;
@@ -89,7 +89,7 @@ export class BlockCache {
     const chargeBytes = block.sizeBytes + BLOCK_CACHE_ENTRY_OVERHEAD_BYTES;
     const existing = this.files.get(fileNumber)?.get(offsetBytes);
     if (existing !== undefined) this.remove(existing);
-    if (chargeBytes > this.capacityBytes) return; // it would only evict everything and itself
+    if (chargeBytes > this.#capacityBytes) return; // it would only evict everything and itself
     let blocks = this.files.get(fileNumber);
     if (blocks === undefined) {
       blocks = new Map();
@@ -101,9 +101,25 @@ export class BlockCache {
     this.sizeBytes += chargeBytes;
     this.entryCount++;
     this.insertCount++;
-    while (this.sizeBytes > this.capacityBytes) {
+    while (this.sizeBytes > this.#capacityBytes) {
       const oldest = this.head.newer;
       assert(oldest !== this.head && oldest !== node, 'the new block alone fits the capacity');
+      this.remove(oldest);
+      this.evictionCount++;
+    }
+  }
+
+  get capacityBytes(): number {
+    return this.#capacityBytes;
+  }
+
+  /** Changes the capacity; a smaller one evicts the oldest blocks down to it at once. */
+  resize(capacityBytes: number): void {
+    assert(Number.isSafeInteger(capacityBytes) && capacityBytes >= 0);
+    this.#capacityBytes = capacityBytes;
+    while (this.sizeBytes > this.#capacityBytes) {
+      const oldest = this.head.newer;
+      assert(oldest !== this.head, 'a non-empty cache has an oldest block');
       this.remove(oldest);
       this.evictionCount++;
     }
@@ -125,7 +141,7 @@ export class BlockCache {
 
   stats(): BlockCacheStats {
     return {
-      capacityBytes: this.capacityBytes,
+      capacityBytes: this.#capacityBytes,
       sizeBytes: this.sizeBytes,
       entryCount: this.entryCount,
       hitCount: this.hitCount,
@@ -164,3 +180,11 @@ export class BlockCache {
 export const defaultBlockCache: BlockCache = new BlockCache({
   capacityBytes: BLOCK_CACHE_CAPACITY_BYTES_DEFAULT,
 });
+
+/** Above every file number a catalog hands out in practice, so ids never meet plain numbers. */
+let nextCacheId = 2 ** 40;
+
+/** A cache key for a table reader, unique in this thread (see TableReaderOptions.cacheId). */
+export function nextBlockCacheId(): number {
+  return nextCacheId++;
+}

@@ -40,6 +40,11 @@ export interface TableReaderOptions {
   readonly fileNumber: number;
   /** Defaults to this thread's `defaultBlockCache`. */
   readonly cache?: BlockCache;
+  /**
+   * This table's key in the cache; default `fileNumber`. Databases that share one cache number
+   * their tables independently, so each passes ids unique in the thread (`nextBlockCacheId`).
+   */
+  readonly cacheId?: number;
 }
 
 export interface TableGetResult {
@@ -53,6 +58,8 @@ export interface TableGetResult {
 export class TableReader {
   readonly path: string;
   readonly fileNumber: number;
+  /** The key of this table's blocks in the cache. */
+  readonly cacheId: number;
   readonly properties: TableProperties;
   private readonly index: BlockReader;
   private readonly file: TableFile;
@@ -82,6 +89,7 @@ export class TableReader {
     this.path = parts.file.path;
     this.file = parts.file;
     this.fileNumber = parts.options.fileNumber;
+    this.cacheId = parts.options.cacheId ?? parts.options.fileNumber;
     this.cache = parts.options.cache ?? defaultBlockCache;
     this.fingerprint = parts.footer.crc;
     this.dataEndBytes = parts.footer.filter.offsetBytes;
@@ -185,11 +193,11 @@ export class TableReader {
           `outside the data region [0, ${this.dataEndBytes})`,
       );
     }
-    const cached = this.cache.lookup(this.fileNumber, handle.offsetBytes, this.fingerprint);
+    const cached = this.cache.lookup(this.cacheId, handle.offsetBytes, this.fingerprint);
     if (cached !== undefined) return cached;
     const location = { path: this.path, offsetBytes: handle.offsetBytes };
     const block = BlockReader.parse(this.file.readBlock(handle), location);
-    this.cache.insert(this.fileNumber, handle.offsetBytes, this.fingerprint, block);
+    this.cache.insert(this.cacheId, handle.offsetBytes, this.fingerprint, block);
     return block;
   }
 
