@@ -1,0 +1,170 @@
+/**
+ * kill -9 of a writing child on the default backend (mapped where the addon loads), flushes on
+ * the Piscina pool and 64 KiB memtables, so freezes and flushes run all the time. The child
+ * (testing/kill-child.ts, compiled in dist) keeps many puts and batches in flight and reports
+ * each write before issuing it ("t") and after it resolved ("a"); the parent SIGKILLs it at a
+ * random moment once enough writes were acknowledged, reopens, and checks every key: its value
+ * is intact, its version is at least the newest acknowledged one, and it is a version the child
+ * actually tried. Each round kills the same database several times, so later kills hit a
+ * database that recovered (and flushed what it found frozen) before. STRATA_SLOW=1: more rounds.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, test } from 'vitest';
+import { makeTempFolder } from '../../nvm/testing/temp-folder.js';
+import { Prng } from '../ehash/testing/prng.js';
+import { Strata } from './strata.js';
+import {
+  KILL_KEY_COUNT,
+  KILL_MEMTABLE_BYTES,
+  killKey,
+  killValue,
+  versionOf,
+} from './testing/kill-child.js';
+
+const CHILD = fileURLToPath(new URL('../../dist/src/db/testing/kill-child.js', import.meta.url));
+const ROUNDS = process.env['STRATA_SLOW'] === '1' ? 12 : 3;
+const KILLS_PER_ROUND = 2;
+const decoder = new TextDecoder();
+
+/** What the children reported for one database, across its kills. */
+interface Reports {
+  /** Per key: every version a child was about to write. */
+  readonly tried: Map<string, Set<number>>;
+  /** Per key: the newest acknowledged version. */
+  readonly acked: Map<string, number>;
+  ackedWrites: number;
+}
+
+describe('kill -9 of a writing child (default backend, flushes on the pool)', () => {
+  test.each(Array.from({ length: ROUNDS }, (_, index) => index + 1))(
+    'round %i: every acknowledged write survives',
+    async (round) => {
+      checkBuild();
+      const temp = makeTempFolder('db-kill');
+      const reports: Reports = { tried: new Map(), acked: new Map(), ackedWrites: 0 };
+      const prng = new Prng(round * 7919);
+      try {
+        for (let kill = 0; kill < KILLS_PER_ROUND; kill++) {
+          const context = `round=${round} kill=${kill}`;
+          const target = reports.ackedWrites + 2000 + prng.below(5000);
+          await runChildUntil(temp.path, round * 100 + kill, target, reports);
+          await checkRecovered(temp.path, reports, context);
+        }
+      } finally {
+        temp.remove();
+      }
+    },
+  );
+});
+
+async function checkRecovered(dir: string, reports: Reports, context: string): Promise<void> {
+  const db = await Strata.open(dir, { memtableSize: KILL_MEMTABLE_BYTES, flushThreads: 1 });
+  try {
+    let present = 0;
+    for (let index = 0; index < KILL_KEY_COUNT; index++) {
+      const key = killKey(index);
+      const bytes = db.get(key);
+      const acked = reports.acked.get(key);
+      if (bytes === undefined) {
+        expect(acked, `${context}: ${key} acknowledged at version ${acked} but missing`).toBe(
+          undefined,
+        );
+        continue;
+      }
+      present++;
+      const value = decoder.decode(bytes);
+      const version = versionOf(value);
+      expect(value, `${context}: ${key} value`).toBe(killValue(key, version));
+      expect(
+        reports.tried.get(key)?.has(version),
+        `${context}: ${key}:${version} never tried`,
+      ).toBe(true);
+      expect(version, `${context}: ${key} older than acknowledged`).toBeGreaterThanOrEqual(
+        acked ?? 0,
+      );
+    }
+    const scanned = [...db.iterator()].map(([key, value]) => [
+      decoder.decode(key),
+      decoder.decode(value),
+    ]);
+    expect(scanned.length, `${context}: iterator count`).toBe(present);
+    for (const [key, value] of scanned) {
+      expect(decoder.decode(db.get(key!)!), `${context}: iterator ${key}`).toBe(value);
+    }
+    expect(present, `${context}: keys present`).toBeGreaterThan(KILL_KEY_COUNT / 2);
+    const stats = db.stats();
+    // Flushes ran before the kill (or the reopen found frozen memtables to flush).
+    expect(stats.l0Files + stats.frozenMemtables, `${context}: no flush happened`).toBeGreaterThan(
+      0,
+    );
+    console.log(
+      `${context}: ${reports.ackedWrites} writes acknowledged; reopened with ${stats.l0Files} L0 ` +
+        `tables and ${stats.frozenMemtables} frozen memtables`,
+    );
+  } finally {
+    await db.close();
+  }
+}
+
+/** Runs a child on `dir` and SIGKILLs it once `target` writes were acknowledged in total. */
+function runChildUntil(dir: string, seed: number, target: number, reports: Reports) {
+  return new Promise<void>((resolve, reject) => {
+    const child = spawn(process.execPath, [CHILD, dir, String(seed)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    let buffered = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.stdout.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const lines = buffered.split('\n');
+      buffered = lines.pop() ?? ''; // a line cut by the kill counts as never written
+      for (const line of lines) record(line, reports);
+      if (reports.ackedWrites >= target && child.exitCode === null) child.kill('SIGKILL');
+    });
+    child.on('exit', (code, signal) => {
+      if (signal === 'SIGKILL') resolve();
+      else reject(new Error(`child exited with ${code}: ${stderr}`));
+    });
+  });
+}
+
+function record(line: string, reports: Reports): void {
+  const [kind, ...versions] = line.split(' ');
+  for (const entry of versions) {
+    const [key, text] = entry.split(':') as [string, string];
+    const version = Number(text);
+    if (kind === 't') {
+      let tried = reports.tried.get(key);
+      if (tried === undefined) reports.tried.set(key, (tried = new Set()));
+      tried.add(version);
+    } else if (kind === 'a') {
+      reports.acked.set(key, Math.max(version, reports.acked.get(key) ?? -1));
+    }
+  }
+  if (kind === 'a') reports.ackedWrites++;
+}
+
+/** The child and the flush worker run from dist: refuse a missing or stale build. */
+function checkBuild(): void {
+  for (const [source, compiled] of [
+    ['./testing/kill-child.ts', '../../dist/src/db/testing/kill-child.js'],
+    ['./strata.ts', '../../dist/src/db/strata.js'],
+    ['../lsm/flush-job.ts', '../../dist/workers/flush.js'],
+  ] as const) {
+    const sourcePath = fileURLToPath(new URL(source, import.meta.url));
+    const compiledPath = fileURLToPath(new URL(compiled, import.meta.url));
+    if (
+      !existsSync(compiledPath) ||
+      statSync(compiledPath).mtimeMs < statSync(sourcePath).mtimeMs
+    ) {
+      throw new Error(
+        `${compiledPath} is missing or older than ${sourcePath}: run \`npx tsc -p tsconfig.build.json\``,
+      );
+    }
+  }
+}
