@@ -6,7 +6,6 @@
  *   npm run bench                                   (builds, then runs with the 10w and 100w pairs)
  *   node dist/bench/run-all.js --presets 10w,220w   (any of 1w, 10w, 100w, 220w)
  */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, type as osType, release, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +14,8 @@ import { packageRoot } from '../src/package-root.js';
 import { formatCount, renderMarkdownTable } from '../src/ycsb/text-table.js';
 import { runEhashMicro } from './ehash-micro.js';
 import { runRecoveryBench } from './ehash-recovery.js';
+import { runEngineBench } from './engine.js';
+import { gitCommit } from './git-commit.js';
 import { runLocksBench } from './locks.js';
 import { runSstBench } from './sst.js';
 import { COMPARE_PRESETS, type ComparePreset, runYcsbCompare } from './ycsb-compare.js';
@@ -40,6 +41,9 @@ export async function runAll(options: {
   sections.push(recovery.markdown);
   sections.push(await runLocks(log));
   sections.push(await runSst(options.quick, log));
+  const engine = await runEngineBench({ quick: options.quick, log });
+  process.stdout.write(`${engine.text}\n\n`);
+  sections.push(engine.markdown);
   const markdown = `${sections.join('\n\n')}\n`;
   const path = options.quick
     ? join(root, 'bench', 'out', 'RESULTS.quick.md')
@@ -69,22 +73,6 @@ function machineSection(root: string, quick: boolean): string {
     'All engines run in one process, in the order listed.',
   ];
   return lines.join('\n');
-}
-
-function gitCommit(root: string): string {
-  try {
-    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
-      cwd: root,
-      encoding: 'utf8',
-    }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain'], {
-      cwd: root,
-      encoding: 'utf8',
-    }).trim();
-    return dirty.length > 0 ? `${commit} (with uncommitted changes)` : commit;
-  } catch {
-    return 'unknown (not a git checkout)';
-  }
 }
 
 async function runLocks(log: (line: string) => void): Promise<string> {
