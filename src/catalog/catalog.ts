@@ -26,6 +26,13 @@ export interface CatalogOptions {
   readonly compareKeys?: CompareKeys;
   /** The file system. Default: the real one; tests pass a crashing or in-memory one. */
   readonly fs?: CatalogFs;
+  /**
+   * Change nothing on disk at open (no torn-tail cut, no leftover removal) until
+   * `finishRecovery()`, which must come before the first operation. The engine sets it so that it
+   * can check the catalog against the NVM image first: a catalog that disagrees with it (a
+   * damaged last manifest record) then fails open without deleting a table. Default false.
+   */
+  readonly deferCleanUp?: boolean;
 }
 
 export const CHECKPOINT_EVERY_EDITS_DEFAULT = 1000;
@@ -37,6 +44,7 @@ export class Catalog {
   readonly #owner: SnapshotOwner;
   readonly #tempPrefix = `T${process.pid}-${randomBytes(4).toString('hex')}`;
   #tempCount = 0;
+  #cleanUp: () => Promise<void> = async () => undefined;
 
   private constructor(dir: string, executor: CatalogExecutor) {
     this.dir = dir;
@@ -62,9 +70,22 @@ export class Catalog {
     }
     const fs = options.fs ?? nodeCatalogFs;
     const compareKeys = options.compareKeys ?? compareBytes;
-    const recovered = await recoverCatalog(fs, dir, compareKeys);
+    const { recovered, cleanUp } = await recoverCatalog(fs, dir, {
+      compareKeys,
+      deferCleanUp: options.deferCleanUp ?? false,
+    });
     const settings = { dir, fs, compareKeys, checkpointEveryEdits };
-    return new Catalog(dir, new CatalogExecutor(settings, recovered));
+    const catalog = new Catalog(dir, new CatalogExecutor(settings, recovered));
+    catalog.#cleanUp = cleanUp;
+    return catalog;
+  }
+
+  /**
+   * Runs the clean-up that `deferCleanUp` postponed: cuts a torn manifest tail and removes
+   * leftovers (temp files, unreferenced tables, old generations). Idempotent.
+   */
+  finishRecovery(): Promise<void> {
+    return this.#cleanUp();
   }
 
   /** The latest version, pinned until `release()`. */

@@ -26,23 +26,48 @@ export interface RecoveredCatalog {
   readonly manifest: ManifestWriter;
 }
 
+/**
+ * A recovered catalog whose destructive steps may not have run yet: cutting a torn manifest tail
+ * and removing leftovers. `cleanUp` runs them (once; later calls resolve at once).
+ */
+export interface RecoveryResult {
+  readonly recovered: RecoveredCatalog;
+  cleanUp(): Promise<void>;
+}
+
+/**
+ * Loads (or creates) the catalog in `dir`. With `deferCleanUp`, nothing on disk is changed for
+ * an existing catalog until `cleanUp()`: the caller first checks what the catalog lists against
+ * its own state (the engine opens every listed memtable and table), so that a catalog that
+ * disagrees with it fails open without deleting anything.
+ */
 export async function recoverCatalog(
   fs: CatalogFs,
   dir: string,
-  compareKeys: CompareKeys,
-): Promise<RecoveredCatalog> {
+  options: { readonly compareKeys: CompareKeys; readonly deferCleanUp: boolean },
+): Promise<RecoveryResult> {
+  const { compareKeys } = options;
   let names = await fs.readdir(dir);
   if (names === undefined) {
     await fs.mkdir(dir);
     names = [];
   }
   const generation = await readCurrentFile(fs, dir);
-  const recovered =
+  const loaded =
     generation === undefined
-      ? await createCatalog(fs, dir, names)
+      ? { recovered: await createCatalog(fs, dir, names), cutTornTail: async () => undefined }
       : await loadCatalog(fs, dir, { generation, compareKeys });
-  await removeLeftovers(fs, dir, recovered);
-  return recovered;
+  const { recovered } = loaded;
+  let cleaning: Promise<void> | undefined;
+  const cleanUp = (): Promise<void> => {
+    cleaning ??= (async () => {
+      await loaded.cutTornTail();
+      await removeLeftovers(fs, dir, recovered);
+    })();
+    return cleaning;
+  };
+  if (!options.deferCleanUp) await cleanUp();
+  return { recovered, cleanUp };
 }
 
 /**
@@ -77,7 +102,7 @@ async function loadCatalog(
   fs: CatalogFs,
   dir: string,
   options: { readonly generation: number; readonly compareKeys: CompareKeys },
-): Promise<RecoveredCatalog> {
+): Promise<{ recovered: RecoveredCatalog; cutTornTail: () => Promise<void> }> {
   const { generation, compareKeys } = options;
   const checkpointName = checkpointFileName(generation);
   const manifestName = manifestFileName(generation);
@@ -103,18 +128,19 @@ async function loadCatalog(
       throw corrupt(`edit does not apply (${outcome.problem})`, manifestName, offset);
     state = outcome.state;
   }
-  if (contents.tornTailOffset !== undefined) {
+  const cutTornTail = async (): Promise<void> => {
+    if (contents.tornTailOffset === undefined) return;
     // The torn append was never acknowledged. Cut it off so the next record follows a whole one.
     await fs.truncate(manifestPath, contents.validLengthBytes);
     await fs.fsyncFile(manifestPath);
-  }
+  };
   const manifest = new ManifestWriter(
     fs,
     manifestPath,
     contents.validLengthBytes,
     contents.edits.length,
   );
-  return { state, generation, manifest };
+  return { recovered: { state, generation, manifest }, cutTornTail };
 }
 
 /**

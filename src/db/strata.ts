@@ -12,7 +12,7 @@
  *
  * Thread model: main thread only. Flushes run on the main thread in this version.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Piscina } from 'piscina';
 import { NvmImage } from '../../nvm/image.js';
@@ -259,8 +259,11 @@ export class Strata {
     const tables: TableReader[] = [];
     let catalog: Catalog | undefined;
     try {
+      // The catalog changes nothing on disk until every memtable and table it lists opened, so a
+      // catalog that disagrees with the image (a damaged manifest) fails open deleting nothing.
       catalog = await Catalog.open(join(dir, CATALOG_DIR_NAME), {
         compareKeys: compareInternalKeys,
+        deferCleanUp: true,
         ...(hooks.catalogFs === undefined ? {} : { fs: hooks.catalogFs }),
       });
       // One block cache for every database of this thread; it grows to the largest request.
@@ -271,7 +274,6 @@ export class Strata {
       let mutable: LiveMemtable | undefined;
       const immutables: LiveMemtable[] = [];
       try {
-        Memtable.reclaimOrphans(image, new Set(snapshot.memtables.map((meta) => meta.locator)));
         seqFloor = snapshot.state.lastSequence;
         for (const meta of snapshot.memtables) {
           const memtable = Memtable.open(image, meta.locator);
@@ -283,6 +285,12 @@ export class Strata {
         }
         for (const file of snapshot.levels[0] ?? []) {
           const path = join(catalog.dir, tableFileName(file.fileNumber));
+          if (!existsSync(path)) {
+            throw new StrataError(
+              'ERR_CORRUPT',
+              `the catalog in ${catalog.dir} lists ${tableFileName(file.fileNumber)}, which is missing`,
+            );
+          }
           tables.push(
             TableReader.open(path, {
               fileNumber: file.fileNumber,
@@ -292,6 +300,8 @@ export class Strata {
           );
           seqFloor = Math.max(seqFloor, file.seqMax);
         }
+        await catalog.finishRecovery();
+        Memtable.reclaimOrphans(image, new Set(snapshot.memtables.map((meta) => meta.locator)));
       } finally {
         snapshot.release();
       }
