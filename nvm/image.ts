@@ -140,6 +140,23 @@ export class NvmImage implements NvmImageApi {
     if (this.persistWrites) this.store.persist(offsetBytes, lengthBytes, persistNumber);
   }
 
+  /**
+   * The same image, except that `persist` (and the persist inside `setPageAux` and
+   * `updatePageAux`) only checks its range: stores through it reach the file when the OS writes
+   * the pages back, in no particular order. For a structure that is rebuilt from data persisted
+   * through the real image after a power loss, so that it need not pay for ordered persists
+   * (the memtable's volatile index). Page allocation stays durable.
+   */
+  volatileView(): NvmImage {
+    const view = Object.create(this) as NvmImage;
+    const check = (offsetBytes: number, lengthBytes: number): void => {
+      if (this.closed) throw this.closedError();
+      if (invariantsEnabled) this.checkPersistRange(offsetBytes, lengthBytes);
+    };
+    Object.defineProperty(view, 'persist', { value: check });
+    return view;
+  }
+
   prefault(offsetBytes: number, lengthBytes: number): void {
     this.checkOpen();
     if (invariantsEnabled) this.checkPersistRange(offsetBytes, lengthBytes);

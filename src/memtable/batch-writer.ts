@@ -174,14 +174,14 @@ function writeIntentLocked(core: MemtableCore, startTail: number, count: number)
   const before = Atomics.load(core.runtime, RT_ENTRY_COUNT) >>> 0;
   const beforeWord = headerWord(core.headerPage, H_INTENT_BEFORE);
   Atomics.store(core.words64, beforeWord >>> 1, BigInt(before) | (BigInt(startTail) << 32n));
-  core.image.persist(beforeWord * 4, 8);
+  core.indexImage.persist(beforeWord * 4, 8);
   const intentWord = headerWord(core.headerPage, H_INTENT);
   Atomics.store(core.words64, intentWord >>> 1, BigInt(startTail) | (BigInt(count) << 32n));
-  core.image.persist(intentWord * 4, 8);
+  core.indexImage.persist(intentWord * 4, 8);
 }
 
 /** Step 2 for one record: prevSameHash and forward pointers, then skiplist links, then the hash. */
-function linkRecordLocked(core: MemtableCore, address: number): void {
+export function linkRecordLocked(core: MemtableCore, address: number): void {
   const words = core.words;
   const keyStart = nodeKeyStart(words, address);
   const keyEnd = keyStart + nodeKeyLength(words, address);
@@ -191,14 +191,14 @@ function linkRecordLocked(core: MemtableCore, address: number): void {
   const found = core.hash.searchWords(hashHigh, hashLow, core.valueOut);
   const previous = found ? core.valueOut[0]! : 0;
   assert(!found || core.valueOut[1] === 0, 'hash value is not a u32 record address');
-  const preds = new Uint32Array(HEIGHT_MAX);
+  const preds = core.preds;
   const target = { bytes: core.bytes, start: keyStart, end: keyEnd, seq: nodeSeq(words, address) };
   findPredecessors(core.view, target, preds);
   words[(address >>> 2) + R_PREV_SAME_HASH] = previous;
   prepareNodeLocked(core.view, address, preds);
   const height = (words[(address >>> 2) + R_KIND_HEIGHT]! >>> 8) & 0xff;
-  core.image.persist(address + 4 * R_PREV_SAME_HASH, 4 * (1 + height));
-  publishNodeLocked(core.view, address, preds, (wordIndex) => core.image.persist(wordIndex * 4, 4));
+  core.indexImage.persist(address + 4 * R_PREV_SAME_HASH, 4 * (1 + height));
+  publishNodeLocked(core.view, address, preds, core.persistIndexWord);
   const replaced = core.hash.upsertWords(hashHigh, hashLow, 0, address, core.valueOut);
   assert(replaced === found, 'the hash changed under the write mutex');
   assert(!replaced || core.valueOut[0] === previous, 'the hash changed under the write mutex');

@@ -11,6 +11,16 @@ import type { SkiplistView } from './skiplist.js';
 
 export interface MemtableCore {
   readonly image: NvmImage;
+  /**
+   * What the index (skiplist links, hash, batch intent) persists through: `image`, or its
+   * volatile view when the memtable has FLAG_VOLATILE_INDEX. Records and the commit mark always
+   * persist through `image`.
+   */
+  readonly indexImage: NvmImage;
+  /** Persists one u32 word of the index through `indexImage`. */
+  readonly persistIndexWord: (wordIndex: number) => void;
+  /** Scratch for one writer: the predecessors of the record being linked. */
+  readonly preds: Uint32Array;
   readonly words: Uint32Array;
   readonly words64: BigUint64Array;
   readonly bytes: Uint8Array;

@@ -27,6 +27,16 @@ export const H_COMMIT = 32;
 export const H_INTENT_BEFORE = 40;
 /** u64: low = start tail of the in-flight batch, high = its record count. */
 export const H_INTENT = 48;
+/** u32: bit 0 = FLAG_VOLATILE_INDEX. Zero in images written before the flag existed. */
+export const H_FLAGS = 56;
+/** u32: tag of the boot that last opened a volatile-index memtable (boot-tag.ts); 0 = none. */
+export const H_BOOT_TAG = 60;
+/**
+ * The skiplist links, the hash and the batch intent are not persisted write by write; after a
+ * boot other than the one recorded in H_BOOT_TAG (a power loss may have dropped any of their
+ * stores) open rebuilds them from the records below the commit mark (rebuild.ts).
+ */
+export const FLAG_VOLATILE_INDEX = 1;
 /** The skiplist head is a pseudo-record here: its forward pointers sit at +64 + 28. */
 export const H_HEAD_NODE = 64;
 export const H_USED_BYTES = H_HEAD_NODE + 4 * (7 + 12);

@@ -11,11 +11,15 @@ import { assert } from '../assert.js';
 import { PmEHash } from '../ehash/pm-ehash.js';
 import { StrataError } from '../errors.js';
 import { allocateRun } from './arena.js';
+import { currentBootTag } from './boot-tag.js';
 import {
+  FLAG_VOLATILE_INDEX,
   H_BASE_SEQ_HIGH,
   H_BASE_SEQ_LOW,
+  H_BOOT_TAG,
   H_COMMIT,
   H_FIRST_RUN,
+  H_FLAGS,
   H_HASH_PAGE,
   H_MAGIC,
   H_RUN_BYTES,
@@ -34,6 +38,12 @@ export interface MemtableCreateOptions {
   readonly runSizeBytes?: number;
   /** Every record's seq must exceed it, and stay below baseSeq + 2^32. Default 0. */
   readonly baseSeq?: number;
+  /**
+   * Persist only the records and the commit mark per batch; rebuild the index after a power loss
+   * (FLAG_VOLATILE_INDEX). Only sound where a process crash keeps every store (the mapped
+   * backend) or in tests that model a power loss at every crash. Default false.
+   */
+  readonly volatileIndex?: boolean;
 }
 
 /** Allocates and persists an empty memtable; returns its header page. */
@@ -60,6 +70,10 @@ export function createMemtable(image: NvmImage, options: MemtableCreateOptions =
     words[headerWord(headerPage, H_BASE_SEQ_HIGH)] = Math.floor(baseSeq / 2 ** 32);
     words[headerWord(headerPage, H_FIRST_RUN)] = firstRun;
     words[headerWord(headerPage, H_COMMIT)] = firstRun * PAGE_BYTES + RUN_HEADER_BYTES;
+    words[headerWord(headerPage, H_FLAGS)] =
+      options.volatileIndex === true ? FLAG_VOLATILE_INDEX : 0;
+    words[headerWord(headerPage, H_BOOT_TAG)] =
+      options.volatileIndex === true ? currentBootTag() : 0;
     image.persist(headerPage * PAGE_BYTES, H_USED_BYTES);
     return headerPage;
   } catch (error) {
@@ -72,6 +86,10 @@ export function createMemtable(image: NvmImage, options: MemtableCreateOptions =
 
 /** The fields open needs, after checking the header. ERR_CORRUPT / ERR_FORMAT_VERSION. */
 export interface HeaderFields {
+  /** FLAG_VOLATILE_INDEX is set (FORMAT.md, "Volatile index"). */
+  readonly volatileIndex: boolean;
+  /** The boot tag the header records (boot-tag.ts). */
+  readonly bootTag: number;
   readonly hashPage: number;
   readonly runBytes: number;
   readonly baseSeq: number;
@@ -115,7 +133,21 @@ export function readHeader(image: NvmImage, headerPage: number): HeaderFields {
     words[headerWord(headerPage, H_BASE_SEQ_HIGH)]! * 2 ** 32 +
     words[headerWord(headerPage, H_BASE_SEQ_LOW)]!;
   const firstRun = words[headerWord(headerPage, H_FIRST_RUN)]!;
-  return { hashPage, runBytes, baseSeq, firstRun };
+  const flags = words[headerWord(headerPage, H_FLAGS)]!;
+  if ((flags & ~FLAG_VOLATILE_INDEX) !== 0) {
+    throw new StrataError(
+      'ERR_CORRUPT',
+      `${where}: unknown flags 0x${flags.toString(16)} ${at(H_FLAGS)}`,
+    );
+  }
+  return {
+    volatileIndex: (flags & FLAG_VOLATILE_INDEX) !== 0,
+    bootTag: words[headerWord(headerPage, H_BOOT_TAG)]!,
+    hashPage,
+    runBytes,
+    baseSeq,
+    firstRun,
+  };
 }
 
 /**

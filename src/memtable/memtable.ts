@@ -20,9 +20,11 @@ import { compareBytes, SEQ_MAX, type Seq } from '../sst/internal-key.js';
 import { mutexLock, mutexLockAsync, mutexUnlock } from '../sync/mutex.js';
 import { runNext } from './arena.js';
 import { applyBatchLocked, type MemtableRecord } from './batch-writer.js';
+import { currentBootTag } from './boot-tag.js';
 import { appliedSeqLocked, type MemtableCore, visibleSeq } from './core.js';
 import { type KeyHashFunction, murmurKeyHash } from './key-hash.js';
 import {
+  HEIGHT_MAX,
   headNode,
   PAGE_BYTES,
   R_PREV_SAME_HASH,
@@ -44,6 +46,7 @@ import {
   reclaimOrphanMemtables,
 } from './lifecycle.js';
 import { MemtableIterator } from './memtable-iterator.js';
+import { recordBootTag, relinkCommittedRecords, replaceHashForRebuild } from './rebuild.js';
 import { recoverOnOpen } from './recovery.js';
 import { nodeKeyLength, nodeKeyStart, nodeKind, nodeSeq } from './skiplist.js';
 
@@ -60,6 +63,11 @@ export interface MemtableOpenOptions {
   readonly keyHash?: KeyHashFunction;
   /** Seeds skiplist heights (volatile; any value is correct). */
   readonly heightSeed?: number;
+  /**
+   * The tag of the running boot (boot-tag.ts). Tests pass a new one to model a power loss: a
+   * volatile-index memtable then rebuilds its index. Default: the kernel's.
+   */
+  readonly bootTag?: number;
 }
 
 /** Structured-clone safe; pass it to a worker and call `Memtable.attach` there. */
@@ -113,11 +121,18 @@ export class Memtable {
   /** Opens (recovering after a crash) the memtable at `headerPage`. O(in-flight batch). */
   static open(image: NvmImage, headerPage: number, options: MemtableOpenOptions = {}): Memtable {
     const header = readHeader(image, headerPage);
-    const hash = PmEHash.openIn(image, header.hashPage);
+    const bootTag = options.bootTag ?? currentBootTag();
+    // A volatile index opened in another boot (or an unknown one) may have lost any of its stores.
+    const rebuild = header.volatileIndex && (bootTag === 0 || header.bootTag !== bootTag);
+    const indexImage = header.volatileIndex ? image.volatileView() : image;
+    const hashPage = rebuild ? replaceHashForRebuild(image, headerPage) : header.hashPage;
+    const hash = PmEHash.openIn(indexImage, hashPage);
     try {
       const runtime = new SharedArrayBuffer(RUNTIME_WORDS * 4);
       const core = makeCore(image, headerPage, runtime, hash, options);
+      if (rebuild) relinkCommittedRecords(core);
       recoverOnOpen(core, options.heightSeed ?? 0x6a09e667);
+      if (rebuild) recordBootTag(image, headerPage, bootTag);
       return new Memtable(core, false);
     } catch (error) {
       hash.close();
@@ -316,8 +331,12 @@ function makeCore(
   options: MemtableOpenOptions,
 ): MemtableCore {
   const header = readHeader(image, headerPage);
+  const indexImage = header.volatileIndex ? image.volatileView() : image;
   return {
     image,
+    indexImage,
+    persistIndexWord: (wordIndex) => indexImage.persist(wordIndex * 4, 4),
+    preds: new Uint32Array(HEIGHT_MAX),
     words: image.words,
     words64: image.words64,
     bytes: image.bytes,

@@ -28,7 +28,6 @@ export interface InFlightBatch {
 /** Requires: caller holds the write mutex, or is opening the memtable. */
 export function rollBackBatchLocked(core: MemtableCore, batch: InFlightBatch): void {
   const addresses = walkBatch(core, batch);
-  const persistWord = (wordIndex: number): void => core.image.persist(wordIndex * 4, 4);
   for (let index = addresses.length - 1; index >= 0; index--) {
     const address = addresses[index]!;
     const keyStart = nodeKeyStart(core.words, address);
@@ -39,12 +38,12 @@ export function rollBackBatchLocked(core: MemtableCore, batch: InFlightBatch): v
       end: keyEnd,
       seq: nodeSeq(core.words, address),
     };
-    unlinkNodeLocked(core.view, address, target, persistWord);
+    unlinkNodeLocked(core.view, address, target, core.persistIndexWord);
     restoreHashLocked(core, address, core.bytes.subarray(keyStart, keyEnd));
   }
   const intentWord = headerWord(core.headerPage, H_INTENT);
   Atomics.store(core.words64, intentWord >>> 1, 0n);
-  core.image.persist(intentWord * 4, 8);
+  core.indexImage.persist(intentWord * 4, 8);
 }
 
 /** Points the hash back at the record this one replaced, if it still points here. */

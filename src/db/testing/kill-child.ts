@@ -31,8 +31,8 @@ export function versionOf(value: string): number {
   return Number(value.split(':')[1]);
 }
 
-async function main(dir: string, seed: number): Promise<void> {
-  const db = await Strata.open(dir, { memtableSize: KILL_MEMTABLE_BYTES, flushThreads: 1 });
+async function main(dir: string, seed: number, sync: boolean): Promise<void> {
+  const db = await Strata.open(dir, { memtableSize: KILL_MEMTABLE_BYTES, flushThreads: 1, sync });
   const next: number[] = [];
   for (let index = 0; index < KILL_KEY_COUNT; index++) {
     const value = db.get(killKey(index));
@@ -76,7 +76,7 @@ async function main(dir: string, seed: number): Promise<void> {
 }
 
 // Only as the child's entry script: tests import the helpers above.
-const [dir, seed] = process.argv.slice(2);
+const [dir, seed, sync] = process.argv.slice(2);
 if (process.argv[1]?.endsWith('kill-child.js') === true && dir !== undefined) {
-  void main(dir, Number(seed ?? 1));
+  void main(dir, Number(seed ?? 1), sync === 'sync');
 }
