@@ -273,3 +273,38 @@ describe('iterators after close', () => {
     }
   });
 });
+
+describe('caller buffers', () => {
+  test('a caller reusing its buffers right after put() cannot change what is written', async () => {
+    const db = await Strata.open(`${temp.path}/reuse`, {
+      memtableSize: 2048,
+      maxFrozenMemtables: 1,
+      flushThreads: 1,
+    });
+    try {
+      const key = new Uint8Array(8);
+      const bytes = new Uint8Array(120);
+      const writes: Promise<void>[] = [];
+      // Waves of 20, one per loop turn: the first fill the memtable, later ones stall behind
+      // its flush; each buffer is rewritten right after every put() call.
+      for (let index = 0; index < 400; index++) {
+        new DataView(key.buffer).setUint32(4, index);
+        bytes.fill(index & 0xff);
+        writes.push(db.put(key, bytes));
+        if (index % 20 === 19) await new Promise((resolve) => setImmediate(resolve));
+      }
+      key.fill(0xee);
+      bytes.fill(0xee);
+      await Promise.all(writes);
+      expect(db.stats().stalledWrites).toBeGreaterThan(0);
+      for (let index = 0; index < 400; index++) {
+        const probe = new Uint8Array(8);
+        new DataView(probe.buffer).setUint32(4, index);
+        expect(db.get(probe), `key ${index}`).toEqual(new Uint8Array(120).fill(index & 0xff));
+      }
+      expect(db.get(new Uint8Array(8).fill(0xee))).toBeUndefined();
+    } finally {
+      await db.close();
+    }
+  }, 30_000);
+});

@@ -614,8 +614,10 @@ export class Strata {
   }
 
   /** Queues `ops` until a flush makes room; the event loop keeps running meanwhile. */
-  #stall(ops: WriteOp[]): Promise<void> {
+  #stall(given: WriteOp[]): Promise<void> {
     if (this.#backgroundError !== undefined) return Promise.reject(this.#stallError());
+    // The caller may reuse its buffers once put() returns: a write that waits keeps copies.
+    const ops = given.map(copyWriteOp);
     this.#stalledWrites++;
     if (this.#stalled.length === 0) {
       this.#stalls++;
@@ -855,6 +857,12 @@ interface SnapshotOwner {
   acquire(view: ReadView): ReadView;
   release(view: ReadView): void;
   forget(snapshot: StrataSnapshot): void;
+}
+
+function copyWriteOp(op: WriteOp): WriteOp {
+  const key = typeof op.key === 'string' ? op.key : op.key.slice();
+  if (op.value === undefined) return { type: op.type, key };
+  return { type: op.type, key, value: typeof op.value === 'string' ? op.value : op.value.slice() };
 }
 
 function memtableOpenOptions(hooks: StrataTestHooks): { bootTag?: number } {

@@ -234,32 +234,41 @@ function rollBackAfterFailure(
 
 function validateBatch(core: MemtableCore, records: readonly MemtableRecord[]): void {
   let previousSeq = appliedSeqLocked(core);
-  for (const [index, record] of records.entries()) {
-    const where = `batch record ${index}`;
+  for (let index = 0; index < records.length; index++) {
+    const record = records[index]!;
     if (!(record.userKey instanceof Uint8Array) || !(record.value instanceof Uint8Array)) {
-      throw new StrataError('ERR_INVALID_ARGUMENT', `${where}: key and value must be Uint8Arrays`);
+      throw new StrataError(
+        'ERR_INVALID_ARGUMENT',
+        `batch record ${index}: key and value must be Uint8Arrays`,
+      );
     }
     if (!Number.isInteger(record.kind) || record.kind < 0 || record.kind > KIND_MAX) {
-      throw new StrataError('ERR_INVALID_ARGUMENT', `${where}: unknown kind ${record.kind}`);
+      throw new StrataError(
+        'ERR_INVALID_ARGUMENT',
+        `batch record ${index}: unknown kind ${record.kind}`,
+      );
     }
     const seq = record.seq;
     if (!Number.isSafeInteger(seq) || seq <= previousSeq || seq > SEQ_MAX) {
       throw new StrataError(
         'ERR_INVALID_ARGUMENT',
-        `${where}: seq ${seq} must be an integer above ${previousSeq}`,
+        `batch record ${index}: seq ${seq} must be an integer above ${previousSeq}`,
       );
     }
     if (seq - core.baseSeq >= 2 ** 32) {
       throw new StrataError(
         'ERR_INVALID_ARGUMENT',
-        `${where}: seq ${seq} is 2^32 or more above the memtable's base seq ${core.baseSeq}`,
+        `batch record ${index}: seq ${seq} is 2^32 or more above the memtable's base seq ${core.baseSeq}`,
       );
     }
     if (
       record.userKey.length + record.value.length >
       RECORD_BYTES_MAX - 4 * (R_HEADER_WORDS + HEIGHT_MAX)
     ) {
-      throw new StrataError('ERR_INVALID_ARGUMENT', `${where}: key and value too large`);
+      throw new StrataError(
+        'ERR_INVALID_ARGUMENT',
+        `batch record ${index}: key and value too large`,
+      );
     }
     previousSeq = seq;
   }

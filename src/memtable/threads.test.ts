@@ -39,18 +39,25 @@ describe.each(['mapped', 'emulated'] as NvmBackendKind[])('%s backend', (backend
     const image = NvmImage.open(`${temp.path}/image.nvm`, { backend, sizeMaxBytes: 256 << 20 });
     const memtable = Memtable.open(image, Memtable.create(image, { runSizeBytes: 64 << 10 }));
     try {
-      const stop = new SharedArrayBuffer(4);
+      const stop = new SharedArrayBuffer(12); // word 0: stop flag; words 1, 2: readers' checks
       const handle = memtable.handle();
       const base = { handle, keyCount: KEY_COUNT, firstBatch: 0, batchCount: 0, stop };
       const readers = [
-        runWorker({ ...base, role: 'reader' }),
-        runWorker({ ...base, role: 'reader' }),
+        runWorker({ ...base, role: 'reader', readerIndex: 0 }),
+        runWorker({ ...base, role: 'reader', readerIndex: 1 }),
       ];
       await new Promise((resolve) => setTimeout(resolve, 50)); // let the readers start
       const batchCount = backend === 'mapped' ? 1_500 : 400;
-      for (let batch = 0; batch < batchCount; batch++) {
-        memtable.applyBatch(batchRecords(batch, KEY_COUNT));
-        if (batch % 100 === 0) await new Promise((resolve) => setImmediate(resolve));
+      // At least batchCount batches, and on until the readers made enough checks while batches
+      // kept landing (on a loaded machine workers start late): bounded by 20 × batchCount.
+      const progress = new Int32Array(stop);
+      const readersDone = (): boolean =>
+        Atomics.load(progress, 1) > 30 && Atomics.load(progress, 2) > 30;
+      let written = 0;
+      for (; written < 20 * batchCount; written++) {
+        if (written >= batchCount && readersDone()) break;
+        memtable.applyBatch(batchRecords(written, KEY_COUNT));
+        if (written % 100 === 0) await new Promise((resolve) => setImmediate(resolve));
       }
       Atomics.store(new Int32Array(stop), 0, 1);
       for (const result of await Promise.all(readers)) {
@@ -62,14 +69,14 @@ describe.each(['mapped', 'emulated'] as NvmBackendKind[])('%s backend', (backend
       const writer = await runWorker({
         ...base,
         role: 'writer',
-        firstBatch: batchCount,
+        firstBatch: written,
         batchCount: 50,
       });
       expect(writer.failures).toEqual([]);
       expect(memtable.get(batchKey(3))?.value).toEqual(
-        batchRecords(batchCount + 49, KEY_COUNT)[3]!.value,
+        batchRecords(written + 49, KEY_COUNT)[3]!.value,
       );
-      expect(memtable.entryCount).toBe((batchCount + 50) * KEY_COUNT);
+      expect(memtable.entryCount).toBe((written + 50) * KEY_COUNT);
     } finally {
       memtable.close();
       image.close();

@@ -24,6 +24,7 @@ import { assert } from '../assert.js';
 import { StrataError } from '../errors.js';
 import type { MemtableRecord } from '../memtable/memtable.js';
 import type { Seq } from '../sst/internal-key.js';
+import { AggregationBuffer } from './aggregation-buffer.js';
 import {
   type EncodedOp,
   encodeOps,
@@ -93,6 +94,9 @@ export class GroupCommitter {
   /** Writers of the open group, in arrival order. Drained by every `closeGroup`. */
   private pending: PendingWrite[] = [];
   private closeScheduled = false;
+  /** Where writers' bytes are copied while their group is open. */
+  private readonly aggregation = new AggregationBuffer();
+  private readonly copyIn = (bytes: Uint8Array): Uint8Array => this.aggregation.copy(bytes);
   private counters = {
     groups: 0,
     applyBatchCalls: 0,
@@ -126,7 +130,7 @@ export class GroupCommitter {
     let encoded: EncodedOp[];
     let sync: boolean;
     try {
-      encoded = encodeOps(ops);
+      encoded = encodeOps(ops, this.copyIn);
       sync = readSyncOption(options);
     } catch (error) {
       return Promise.reject(error);
@@ -155,6 +159,8 @@ export class GroupCommitter {
     const group = this.pending;
     this.pending = [];
     this.closeScheduled = false;
+    // Writers that arrive while this group applies (a target may start some) copy elsewhere.
+    const slab = this.aggregation.detach();
     assert(group.length > 0, 'a group closes only after a writer opened it');
     this.counters.groups++;
     const outcomes: Outcome[] = [];
@@ -171,6 +177,7 @@ export class GroupCommitter {
       throw error;
     }
     this.settle(group, outcomes);
+    this.aggregation.recycle(slab);
   }
 
   /** Applies callers `slice` in one `applyBatch`; StrataErrors become their outcomes. */

@@ -35,8 +35,13 @@ export const OP_OVERHEAD_BYTES = 32;
 const EMPTY_VALUE = new Uint8Array(0);
 const utf8 = new TextEncoder();
 
+/** Makes the private copy of a caller's bytes (the aggregation buffer, or a plain slice). */
+export type CopyBytes = (bytes: Uint8Array) => Uint8Array;
+
+const sliceCopy: CopyBytes = (bytes) => bytes.slice();
+
 /** Throws ERR_INVALID_ARGUMENT, naming the first bad operation, before anything is queued. */
-export function encodeOps(ops: unknown): EncodedOp[] {
+export function encodeOps(ops: unknown, copy: CopyBytes = sliceCopy): EncodedOp[] {
   if (!Array.isArray(ops)) {
     throw new StrataError('ERR_INVALID_ARGUMENT', 'write: ops must be an array');
   }
@@ -45,7 +50,7 @@ export function encodeOps(ops: unknown): EncodedOp[] {
   }
   const encoded: EncodedOp[] = [];
   for (let index = 0; index < ops.length; index++) {
-    encoded.push(encodeOp(ops[index] as unknown, index));
+    encoded.push(encodeOp(ops[index] as unknown, index, copy));
   }
   return encoded;
 }
@@ -69,14 +74,14 @@ export function opSizeBytes(op: EncodedOp): number {
   return op.userKey.length + op.value.length + OP_OVERHEAD_BYTES;
 }
 
-function encodeOp(op: unknown, index: number): EncodedOp {
+function encodeOp(op: unknown, index: number, copy: CopyBytes): EncodedOp {
   if (typeof op !== 'object' || op === null) {
     throw new StrataError('ERR_INVALID_ARGUMENT', `write: ops[${index}] must be an object`);
   }
   const { type, key, value } = op as { type?: unknown; key?: unknown; value?: unknown };
-  const userKey = copyBytes(key, `ops[${index}].key`);
+  const userKey = copyBytes(key, index, 'key', copy);
   if (type === 'put') {
-    return { kind: KIND_VALUE, userKey, value: copyBytes(value, `ops[${index}].value`) };
+    return { kind: KIND_VALUE, userKey, value: copyBytes(value, index, 'value', copy) };
   }
   if (type === 'del') {
     if (value !== undefined) {
@@ -90,12 +95,12 @@ function encodeOp(op: unknown, index: number): EncodedOp {
   );
 }
 
-function copyBytes(bytes: unknown, name: string): Uint8Array {
-  if (typeof bytes === 'string') return utf8.encode(bytes);
-  if (bytes instanceof Uint8Array) return bytes.slice();
+function copyBytes(bytes: unknown, index: number, field: string, copy: CopyBytes): Uint8Array {
+  if (bytes instanceof Uint8Array) return copy(bytes);
+  if (typeof bytes === 'string') return utf8.encode(bytes); // already a private array
   throw new StrataError(
     'ERR_INVALID_ARGUMENT',
-    `write: ${name} must be a Uint8Array or a string, got ${describe(bytes)}`,
+    `write: ops[${index}].${field} must be a Uint8Array or a string, got ${describe(bytes)}`,
   );
 }
 

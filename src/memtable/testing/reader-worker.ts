@@ -16,6 +16,8 @@ export interface ThreadTask {
   readonly firstBatch: number;
   readonly batchCount: number;
   readonly stop: SharedArrayBuffer;
+  /** Readers only: which progress word (1 + readerIndex) of `stop` counts this one's checks. */
+  readonly readerIndex?: number;
 }
 
 export interface ThreadResult {
@@ -65,6 +67,9 @@ function runReader(memtable: Memtable, task: ThreadTask): ThreadResult {
     if (byScan.size > 1) failures.push(`scan saw batches ${[...byScan].join(',')}`);
     for (const batch of byGet) seen.add(batch);
     checks++;
+    // Word 1 + readerIndex counts this reader's checks: the writer goes on until all have read.
+    const progressWord = 1 + (task.readerIndex ?? 0);
+    if (stop.length > progressWord) Atomics.add(stop, progressWord, 1);
   }
   return { checks, failures, batchesSeen: seen.size };
 }
