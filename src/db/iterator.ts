@@ -9,9 +9,14 @@
 import { StrataError } from '../errors.js';
 import type { DbIterator } from '../lsm/db-iterator.js';
 
+/** Copies of keys and values up to an eighth of this share 64 KiB slabs. */
+const COPY_SLAB_BYTES = 64 * 1024;
+
 export class StrataIterator implements Iterable<[Uint8Array, Uint8Array]> {
   readonly #inner: DbIterator;
   #release: (() => void) | undefined;
+  #slab: Uint8Array | undefined;
+  #slabUsed = 0;
 
   /** Internal: use `db.iterator()` or `snapshot.iterator()`. */
   constructor(inner: DbIterator, release: () => void) {
@@ -29,12 +34,12 @@ export class StrataIterator implements Iterable<[Uint8Array, Uint8Array]> {
 
   /** A copy of the current key. Requires: valid(). */
   key(): Uint8Array {
-    return this.#open().key().slice();
+    return this.#copy(this.#open().key());
   }
 
   /** A copy of the current value. Requires: valid(). */
   value(): Uint8Array {
-    return this.#open().value().slice();
+    return this.#copy(this.#open().value());
   }
 
   seekFirst(): void {
@@ -72,10 +77,29 @@ export class StrataIterator implements Iterable<[Uint8Array, Uint8Array]> {
   *[Symbol.iterator](): Iterator<[Uint8Array, Uint8Array]> {
     const inner = this.#open();
     try {
-      for (const [key, value] of inner) yield [key.slice(), value.slice()];
+      for (const [key, value] of inner) yield [this.#copy(key), this.#copy(value)];
     } finally {
       this.close();
     }
+  }
+
+  /**
+   * A private copy: carved from this iterator's own slab (a memcpy, not an allocation per entry)
+   * unless large. Entries of one iterator may share an ArrayBuffer, as Node's pooled Buffers do;
+   * nothing ever writes a slab again.
+   */
+  #copy(bytes: Uint8Array): Uint8Array {
+    const length = bytes.length;
+    if (length > COPY_SLAB_BYTES >>> 3) return bytes.slice();
+    if (this.#slab === undefined || length > COPY_SLAB_BYTES - this.#slabUsed) {
+      this.#slab = new Uint8Array(COPY_SLAB_BYTES);
+      this.#slabUsed = 0;
+    }
+    const start = this.#slabUsed;
+    this.#slabUsed = start + length;
+    const copy = this.#slab.subarray(start, this.#slabUsed);
+    copy.set(bytes);
+    return copy;
   }
 
   #open(): DbIterator {

@@ -6,7 +6,8 @@
  *
  * Arrays returned by userKey() and value() are never changed in place after the cursor moves, so a
  * caller may keep them (the DbIterator's reverse scan saves them). Table values are views of
- * immutable cached blocks; memtable keys and values are copies.
+ * immutable cached blocks; memtable keys and values are views of immutable records in the image,
+ * valid while the reader pins the memtable (the engine's iterators do, and copy what they return).
  *
  * Thread model: each cursor is owned by one caller on one thread, like the iterators it wraps.
  */
@@ -155,7 +156,10 @@ class TableSource implements InternalIterator {
   }
 }
 
-/** The memtable iterator copies the key on every key() call; the adapter keeps one copy. */
+/**
+ * Answers with views of the records in the image (never changed once written), which stay valid
+ * while the reader pins the memtable: the engine's iterators do, and copy what they hand out.
+ */
 class MemtableSource implements InternalIterator {
   private readonly iterator: MemtableIterator;
   private currentUserKey: Uint8Array | undefined;
@@ -169,7 +173,7 @@ class MemtableSource implements InternalIterator {
   }
 
   userKey(): Uint8Array {
-    if (this.currentUserKey === undefined) this.currentUserKey = this.iterator.key();
+    if (this.currentUserKey === undefined) this.currentUserKey = this.iterator.keyView();
     return this.currentUserKey;
   }
 
@@ -182,7 +186,7 @@ class MemtableSource implements InternalIterator {
   }
 
   value(): Uint8Array {
-    return this.iterator.value();
+    return this.iterator.valueView();
   }
 
   seekFirst(): void {

@@ -88,6 +88,23 @@ export class MemtableIterator {
     return nodeKind(this.view.words, this.currentNode());
   }
 
+  /**
+   * A view of the current user key in the image: records never change once written, so it stays
+   * correct while the memtable is alive (pinned by the caller). Requires: valid().
+   */
+  keyView(): Uint8Array {
+    const start = nodeKeyStart(this.view.words, this.currentNode());
+    return this.view.bytes.subarray(start, start + nodeKeyLength(this.view.words, this.node));
+  }
+
+  /** A view of the current value, on the terms of `keyView`. Requires: valid(). */
+  valueView(): Uint8Array {
+    const node = this.currentNode();
+    const start = nodeKeyStart(this.view.words, node) + nodeKeyLength(this.view.words, node);
+    const length = this.view.words[(node >>> 2) + R_VALUE_LENGTH]!;
+    return this.view.bytes.subarray(start, start + length);
+  }
+
   /** A copy of the current value (empty for a deletion). Requires: valid(). */
   value(): Uint8Array {
     const node = this.currentNode();
