@@ -1,8 +1,8 @@
 /**
- * Loads the native addon (nvm/native/strata_nvm.cc, built to build/Release/strata_nvm.node by
- * `npm install`). Code runs both from the sources (vitest) and from dist/, so the package root is
- * found by walking up from this file to the folder that holds package.json. Each thread loads it
- * once; the addon is context-aware, so workers may load it too.
+ * Loads the native addon (nvm/native/strata_nvm.cc and crc32c.cc, built to
+ * build/Release/strata_nvm.node by `npm install`). Code runs both from the sources (vitest) and
+ * from dist/, so the package root is found by walking up from this file to the folder that holds
+ * package.json. Each thread loads it once; the addon is context-aware, so workers may load it too.
  */
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -16,6 +16,15 @@ export interface NativeAddon {
   populate(buffer: SharedArrayBuffer, offsetBytes: number, lengthBytes: number): boolean;
   /** flock(LOCK_EX | LOCK_NB): false when another open file description holds the lock. */
   lock(fd: number): boolean;
+  /**
+   * CRC32C of bytes[start, end), as nvm/crc32c.ts computes it. Optional: an addon built before it
+   * existed lacks it, and crc32c.ts then stays in JavaScript.
+   */
+  readonly crc32c?: (bytes: Uint8Array, start: number, end: number) => number;
+  /** The same CRC, always by the addon's portable slice-by-8 code (for tests). */
+  readonly crc32cPortable?: (bytes: Uint8Array, start: number, end: number) => number;
+  /** Whether crc32c uses the CPU's CRC32C instruction (SSE4.2) rather than slice-by-8. */
+  readonly crc32cHardware?: boolean;
 }
 
 export type AddonLoad =
@@ -28,7 +37,7 @@ let loaded: AddonLoad | undefined;
 
 /**
  * The addon, or why it did not load. STRATA_NVM_ADDON=off pretends it is missing, so the
- * emulated fallback can be exercised on machines where the addon built.
+ * emulated backend and the JavaScript CRC32C can be exercised on machines where the addon built.
  */
 export function loadNativeAddon(): AddonLoad {
   loaded ??= tryLoad();

@@ -196,7 +196,7 @@ export class TableReader {
     const cached = this.cache.lookup(this.cacheId, handle.offsetBytes, this.fingerprint);
     if (cached !== undefined) return cached;
     const location = { path: this.path, offsetBytes: handle.offsetBytes };
-    const block = BlockReader.parse(this.file.readBlock(handle), location);
+    const block = BlockReader.parse(this.file.readBlock(handle, location), location);
     this.cache.insert(this.cacheId, handle.offsetBytes, this.fingerprint, block);
     return block;
   }
