@@ -49,6 +49,10 @@ const OPTIONS: StrataOptions = {
   backend: 'emulated',
   memtableSize: 2 << 10,
   flushThreads: 0,
+  // Compactions run on this thread too, and often (two L0 tables trigger one), so the crash
+  // points cut through compaction commits as well.
+  compactionThreads: 0,
+  l0CompactionTrigger: 2,
   sizeMaxBytes: 8 << 20,
 };
 /** NVM persist points: about 660 for this shape (every write persists several times). */

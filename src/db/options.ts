@@ -38,6 +38,23 @@ export interface StrataOptions {
    * Default 2.
    */
   readonly maxFrozenMemtables?: number;
+  /** Level-0 tables that trigger an L0 → L1 compaction. Default 4. */
+  readonly l0CompactionTrigger?: number;
+  /** Level-0 tables from which writes are slowed down (held ~1 ms per group). Default 20. */
+  readonly l0SlowdownTrigger?: number;
+  /** Level-0 tables from which writes stop until a compaction brings the count down. Default 36. */
+  readonly l0StopTrigger?: number;
+  /** Target size of level 1 in bytes; each deeper level is levelSizeMultiplier × larger. Default 256 MiB. */
+  readonly maxBytesForLevelBase?: number;
+  /** Default 10. */
+  readonly levelSizeMultiplier?: number;
+  /** Compaction outputs are cut near this size, in bytes. Default 64 MiB. */
+  readonly targetFileSize?: number;
+  /**
+   * Worker threads of the compaction pool (dist/workers/compaction.js): compactions that run at
+   * once. 0 compacts on the main thread (one at a time). Default 1.
+   */
+  readonly compactionThreads?: number;
 }
 
 export interface ResolvedOptions {
@@ -50,6 +67,13 @@ export interface ResolvedOptions {
   readonly blockCacheBytes: number;
   readonly flushThreads: number;
   readonly maxFrozenMemtables: number;
+  readonly l0CompactionTrigger: number;
+  readonly l0SlowdownTrigger: number;
+  readonly l0StopTrigger: number;
+  readonly maxBytesForLevelBase: number;
+  readonly levelSizeMultiplier: number;
+  readonly targetFileSize: number;
+  readonly compactionThreads: number;
 }
 
 export const MEMTABLE_SIZE_DEFAULT = 64 * 1024 * 1024;
@@ -81,6 +105,13 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     'blockCacheBytes',
     'flushThreads',
     'maxFrozenMemtables',
+    'l0CompactionTrigger',
+    'l0SlowdownTrigger',
+    'l0StopTrigger',
+    'maxBytesForLevelBase',
+    'levelSizeMultiplier',
+    'targetFileSize',
+    'compactionThreads',
   ]);
   for (const name of Object.keys(given)) {
     if (!known.has(name)) throw invalid(`unknown option ${JSON.stringify(name)}`);
@@ -95,7 +126,23 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   if (sizeMaxBytes !== undefined && !isIntegerIn(sizeMaxBytes, 4096, 2 ** 32)) {
     throw invalid('options.sizeMaxBytes must be an integer in [4096, 2^32]');
   }
+  const l0CompactionTrigger = integerOption(given, 'l0CompactionTrigger', 4, 1, 1000);
+  const l0SlowdownTrigger = integerOption(given, 'l0SlowdownTrigger', 20, 1, 1000);
+  const l0StopTrigger = integerOption(given, 'l0StopTrigger', 36, 1, 1000);
+  if (!(l0CompactionTrigger <= l0SlowdownTrigger && l0SlowdownTrigger <= l0StopTrigger)) {
+    throw invalid(
+      'options need l0CompactionTrigger <= l0SlowdownTrigger <= l0StopTrigger, got ' +
+        `${l0CompactionTrigger}, ${l0SlowdownTrigger}, ${l0StopTrigger}`,
+    );
+  }
   return {
+    l0CompactionTrigger,
+    l0SlowdownTrigger,
+    l0StopTrigger,
+    maxBytesForLevelBase: integerOption(given, 'maxBytesForLevelBase', 256 * 2 ** 20, 1, 2 ** 50),
+    levelSizeMultiplier: integerOption(given, 'levelSizeMultiplier', 10, 2, 1000),
+    targetFileSize: integerOption(given, 'targetFileSize', 64 * 2 ** 20, 1, 2 ** 40),
+    compactionThreads: integerOption(given, 'compactionThreads', 1, 0, 64),
     memtableSize: integerOption(given, 'memtableSize', MEMTABLE_SIZE_DEFAULT, 1, MEMTABLE_SIZE_MAX),
     maxKeyBytes: integerOption(given, 'maxKeyBytes', MAX_KEY_BYTES_DEFAULT, 1, 2 ** 30),
     maxValueBytes: integerOption(given, 'maxValueBytes', MAX_VALUE_BYTES_DEFAULT, 0, 2 ** 30),

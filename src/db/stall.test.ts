@@ -276,11 +276,16 @@ describe('iterators after close', () => {
 
 describe('caller buffers', () => {
   test('a caller reusing its buffers right after put() cannot change what is written', async () => {
-    const db = await Strata.open(`${temp.path}/reuse`, {
-      memtableSize: 2048,
-      maxFrozenMemtables: 1,
-      flushThreads: 1,
+    // Flushes wait until every write was issued, so later writes surely stall.
+    let letFlushesGo: () => void = () => undefined;
+    const issued = new Promise<void>((resolve) => {
+      letFlushesGo = resolve;
     });
+    const db = await Strata.open(
+      `${temp.path}/reuse`,
+      { memtableSize: 2048, maxFrozenMemtables: 1, flushThreads: 1 },
+      { beforeFlushTask: () => issued },
+    );
     try {
       const key = new Uint8Array(8);
       const bytes = new Uint8Array(120);
@@ -295,6 +300,7 @@ describe('caller buffers', () => {
       }
       key.fill(0xee);
       bytes.fill(0xee);
+      letFlushesGo();
       await Promise.all(writes);
       expect(db.stats().stalledWrites).toBeGreaterThan(0);
       for (let index = 0; index < 400; index++) {

@@ -20,12 +20,19 @@ import type { NvmOpenOptions } from '../../nvm/types.js';
 import { assert } from '../assert.js';
 import { Catalog } from '../catalog/catalog.js';
 import type { CatalogFs } from '../catalog/catalog-fs.js';
-import type { CatalogSnapshot } from '../catalog/catalog-snapshot.js';
+import { type FileMeta, LEVEL_COUNT } from '../catalog/catalog-state.js';
 import { tableFileName } from '../catalog/file-names.js';
 import { CommitFlush } from '../catalog/operations/commit-flush.js';
 import { CreateMemtable } from '../catalog/operations/create-memtable.js';
 import { FreezeMemtable } from '../catalog/operations/freeze-memtable.js';
 import { StrataError } from '../errors.js';
+import {
+  type CompactionResult,
+  type CompactionTask,
+  compactionWorkerUrl,
+  compactTables,
+} from '../lsm/compaction-job.js';
+import type { LevelShape } from '../lsm/compaction-picker.js';
 import { DbIterator, type DbIteratorOptions } from '../lsm/db-iterator.js';
 import {
   type FlushResult,
@@ -34,14 +41,20 @@ import {
   flushWorkerUrl,
 } from '../lsm/flush-job.js';
 import { type InternalIterator, memtableSource, tableSource } from '../lsm/internal-iterator.js';
+import { findTable, levelSource } from '../lsm/level-source.js';
 import { MergingIterator } from '../lsm/merging-iterator.js';
 import type { MemtableRecord } from '../memtable/batch-writer.js';
 import { Memtable } from '../memtable/memtable.js';
-import { type BlockCache, defaultBlockCache, nextBlockCacheId } from '../sst/block-cache.js';
-import { compareInternalKeys, KIND_DELETION, type Seq } from '../sst/internal-key.js';
-import { TableReader } from '../sst/table-reader.js';
+import { type BlockCache, defaultBlockCache } from '../sst/block-cache.js';
+import {
+  compareInternalKeys,
+  compareUserKeys,
+  KIND_DELETION,
+  type Seq,
+} from '../sst/internal-key.js';
 import { type GroupCommitTarget, GroupCommitter } from '../write/group-commit.js';
 import type { WriteOp } from '../write/write-op.js';
+import { type CompactionStats, Compactor, type CompactorHost } from './compactor.js';
 import { StrataIterator } from './iterator.js';
 import {
   encodeBound,
@@ -52,6 +65,7 @@ import {
   resolveOptions,
   type StrataOptions,
 } from './options.js';
+import { type LiveLevels, type LiveTable, TableSet } from './table-set.js';
 
 export { StrataIterator } from './iterator.js';
 export type { StrataOptions } from './options.js';
@@ -85,7 +99,7 @@ export interface LevelStats {
   readonly bytes: number;
 }
 
-export interface StrataStats {
+export interface StrataStats extends CompactionStats {
   /** Live memtables: 1 mutable + the frozen ones not flushed yet. */
   readonly memtables: number;
   /** Frozen memtables waiting for (or in) their flush. */
@@ -98,6 +112,20 @@ export interface StrataStats {
   readonly l0Bytes: number;
   /** Table files and bytes per level, level 0 first. */
   readonly levels: readonly LevelStats[];
+  /** Bytes of every live table. */
+  readonly tableBytes: number;
+  /** Tables compacted away whose readers wait for the last iterator using them. */
+  readonly retiredTables: number;
+  /** Bytes of tables written by flushes since open. */
+  readonly flushBytesWritten: number;
+  /** Bytes of keys and values acknowledged since open. */
+  readonly userBytesWritten: number;
+  /** (flush + compaction bytes written) / user bytes written, since open. */
+  readonly writeAmplification: number;
+  /** Bytes of all tables / bytes of the deepest non-empty level (1 when there are none). */
+  readonly spaceAmplification: number;
+  /** Writes held back ~1 ms each by the level-0 slowdown (`l0SlowdownTrigger`). */
+  readonly slowedWrites: number;
   /** Completed flushes since open. */
   readonly flushes: number;
   readonly flushErrors: number;
@@ -129,13 +157,19 @@ export interface StrataStats {
 export interface StrataTestHooks {
   readonly nvm?: Pick<NvmOpenOptions, 'crashAtPersist' | 'tearOnCrash'>;
   readonly catalogFs?: CatalogFs;
-  /** Called before each flush task starts; a throw fails that flush as an I/O error would. */
-  readonly beforeFlushTask?: (tempPath: string) => void;
+  /**
+   * Called before each flush task starts; a throw (or rejection) fails that flush as an I/O
+   * error would, and a promise holds the flush until it settles.
+   */
+  readonly beforeFlushTask?: (tempPath: string) => void | Promise<void>;
   /** Passed to Catalog.open (default 1000), so short tests reach checkpoints. */
   readonly checkpointEveryEdits?: number;
   /** The boot tag memtables are opened with (src/memtable/boot-tag.ts): a new one models a power loss. */
   readonly bootTag?: number;
 }
+
+/** How long the level-0 slowdown holds a group of writes. */
+const SLOWDOWN_DELAY_MS = 1;
 
 /** The file names inside `dir`. */
 export const IMAGE_FILE_NAME = 'strata.nvm';
@@ -164,8 +198,8 @@ interface StalledWrite {
 interface ReadView {
   /** Newest first. */
   readonly memtables: readonly LiveMemtable[];
-  /** Newest first. */
-  readonly tables: readonly TableReader[];
+  /** The table levels (level 0 oldest first, as the catalog orders it). */
+  readonly levels: LiveLevels;
   readonly seq: Seq;
 }
 
@@ -180,8 +214,18 @@ export class Strata {
   #mutable: LiveMemtable;
   /** Frozen, not yet flushed; oldest first. */
   #immutables: LiveMemtable[];
-  /** L0 tables, oldest first (the catalog's order). */
-  #tables: TableReader[];
+  /** The open tables of every level, mirroring the catalog. */
+  readonly #tables: TableSet;
+  readonly #compactor: Compactor;
+  #compactionPool: Piscina | undefined;
+  /** Bytes of tables written by flushes, and of keys and values acknowledged, since open. */
+  #flushBytesWritten = 0;
+  #userBytesWritten = 0;
+  /** Writes held back by the level-0 slowdown; the timer lets them go. */
+  #slowdownTimer: ReturnType<typeof setTimeout> | undefined;
+  #slowedWrites = 0;
+  /** The last automatic compaction's failure; compactRange() clears it. */
+  #compactionError: unknown;
   readonly #retired = new Set<LiveMemtable>();
   /** Every seq at or below it is taken: the committer numbers the next batch above it. */
   #seqFloor: Seq;
@@ -214,7 +258,7 @@ export class Strata {
     cache: BlockCache;
     mutable: LiveMemtable;
     immutables: LiveMemtable[];
-    tables: TableReader[];
+    tables: TableSet;
     seqFloor: Seq;
   }) {
     this.dir = parts.dir;
@@ -238,6 +282,11 @@ export class Strata {
       },
     };
     this.#committer = new GroupCommitter(target);
+    this.#compactor = new Compactor(this.#compactorHost(), {
+      shape: levelShapeOf(this.#options),
+      targetFileBytes: this.#options.targetFileSize,
+      concurrency: Math.max(1, this.#options.compactionThreads),
+    });
   }
 
   /**
@@ -260,7 +309,7 @@ export class Strata {
       ...hooks.nvm,
     });
     const opened: Memtable[] = [];
-    const tables: TableReader[] = [];
+    let tables: TableSet | undefined;
     let catalog: Catalog | undefined;
     try {
       // The catalog changes nothing on disk until every memtable and table it lists opened, so a
@@ -290,7 +339,7 @@ export class Strata {
           if (meta.state === 'mutable') mutable = live;
           else immutables.push(live);
         }
-        for (const file of snapshot.levels[0] ?? []) {
+        for (const file of snapshot.levels.flat()) {
           const path = join(catalog.dir, tableFileName(file.fileNumber));
           if (!existsSync(path)) {
             throw new StrataError(
@@ -298,15 +347,9 @@ export class Strata {
               `the catalog in ${catalog.dir} lists ${tableFileName(file.fileNumber)}, which is missing`,
             );
           }
-          tables.push(
-            TableReader.open(path, {
-              fileNumber: file.fileNumber,
-              cache,
-              cacheId: nextBlockCacheId(),
-            }),
-          );
           seqFloor = Math.max(seqFloor, file.seqMax);
         }
+        tables = TableSet.open(catalog.dir, cache, snapshot.levels);
         await catalog.finishRecovery();
         Memtable.reclaimOrphans(image, new Set(snapshot.memtables.map((meta) => meta.locator)));
       } finally {
@@ -335,12 +378,13 @@ export class Strata {
         tables,
         seqFloor,
       });
+      db.#compactor.schedule();
       // Frozen memtables left by an earlier run get flushed now, in the background.
       db.#scheduleBackgroundWork();
       return db;
     } catch (error) {
       // Release everything, whatever fails on the way: the open's own error is the one to report.
-      for (const table of tables) ignoreError(() => table.close());
+      if (tables !== undefined) tables.close();
       for (const memtable of opened) ignoreError(() => memtable.close());
       if (catalog !== undefined) await catalog.close().catch(() => undefined);
       ignoreError(() => image.close());
@@ -411,10 +455,12 @@ export class Strata {
   /** Pins the current state: reads through it ignore later writes until `release()`. */
   snapshot(): StrataSnapshot {
     this.#checkOpen();
-    const pinned = this.#catalog.getSnapshot();
-    const view = this.#acquire(this.#view());
-    const snapshot = new StrataSnapshot(view, pinned, {
+    const snapshot = new StrataSnapshot(this.#lastSeq(), {
       maxKeyBytes: this.#options.maxKeyBytes,
+      view: () => {
+        this.#checkOpen();
+        return this.#view();
+      },
       acquire: (inner) => this.#acquire(inner),
       release: (inner) => this.#releaseView(inner),
       forget: (released) => this.#snapshots.delete(released),
@@ -449,13 +495,40 @@ export class Strata {
     }
   }
 
+  /**
+   * Compacts the keys in [start, end] (both optional, inclusive; undefined = unbounded): flushes
+   * the memtables, then merges every table overlapping the range down to the deepest level that
+   * holds any of it, dropping shadowed versions no snapshot needs and, at the bottom, tombstones.
+   * Retries after a failed automatic compaction; rejects with the error if a compaction fails.
+   */
+  async compactRange(start?: Uint8Array | string, end?: Uint8Array | string): Promise<void> {
+    this.#checkOpen();
+    const startKey = encodeBound(start, 'start');
+    const endKey = encodeBound(end, 'end');
+    if (startKey !== undefined && endKey !== undefined && compareUserKeys(startKey, endKey) > 0) {
+      throw invalid('compactRange: start sorts after end');
+    }
+    await this.flush();
+    this.#compactionError = undefined;
+    await this.#compactor.compactRange(startKey, endKey);
+    this.#compactor.schedule();
+  }
+
   stats(): StrataStats {
     this.#checkOpen();
     const committer = this.#committer.stats();
     let immutableBytes = 0;
     for (const live of this.#immutables) immutableBytes += live.memtable.approximateBytes;
-    let l0Bytes = 0;
-    for (const table of this.#tables) l0Bytes += table.properties.fileSizeBytes;
+    const levels = this.#tables.levels.map((tables, level) => {
+      let bytes = 0;
+      for (const table of tables) bytes += table.sizeBytes;
+      return { level, files: tables.length, bytes };
+    });
+    const l0Bytes = levels[0]?.bytes ?? 0;
+    let tableBytes = 0;
+    for (const level of levels) tableBytes += level.bytes;
+    const deepest = levels.findLast((level) => level.files > 0);
+    const compaction = this.#compactor.stats();
     const now = performance.now();
     const cacheStats = this.#cache.stats();
     const stallRunningMs = this.#stallStartedMs === undefined ? 0 : now - this.#stallStartedMs;
@@ -465,9 +538,20 @@ export class Strata {
       mutableMemtableBytes: this.#mutable.memtable.approximateBytes,
       immutableMemtableBytes: immutableBytes,
       retiredMemtables: this.#retired.size,
-      l0Files: this.#tables.length,
+      l0Files: levels[0]?.files ?? 0,
       l0Bytes,
-      levels: [{ level: 0, files: this.#tables.length, bytes: l0Bytes }],
+      levels,
+      tableBytes,
+      retiredTables: this.#tables.retiredCount,
+      ...compaction,
+      flushBytesWritten: this.#flushBytesWritten,
+      userBytesWritten: this.#userBytesWritten,
+      writeAmplification:
+        this.#userBytesWritten === 0
+          ? 0
+          : (this.#flushBytesWritten + compaction.compactionBytesWritten) / this.#userBytesWritten,
+      spaceAmplification: deepest === undefined ? 1 : tableBytes / deepest.bytes,
+      slowedWrites: this.#slowedWrites,
       flushes: this.#flushes,
       flushErrors: this.#flushErrors,
       stalledWrites: this.#stalledWrites,
@@ -504,7 +588,10 @@ export class Strata {
     while (this.#freezing !== undefined || this.#flushing !== undefined) {
       await (this.#freezing ?? this.#flushing);
     }
+    await this.#compactor.whenIdle();
     await this.#pool?.destroy();
+    await this.#compactionPool?.destroy();
+    if (this.#slowdownTimer !== undefined) clearTimeout(this.#slowdownTimer);
     for (const snapshot of [...this.#snapshots]) snapshot.release();
     // Every handle is released even when one close fails (a failed persist, a stopped catalog);
     // the first error is reported after all of them.
@@ -516,10 +603,7 @@ export class Strata {
         errors.push(error);
       }
     };
-    for (const table of this.#tables) {
-      attempt(() => table.close());
-      this.#cache.evictFile(table.cacheId);
-    }
+    errors.push(...this.#tables.close());
     for (const live of [this.#mutable, ...this.#immutables, ...this.#retired]) {
       if (!live.dropped) attempt(() => live.memtable.close());
     }
@@ -537,10 +621,17 @@ export class Strata {
       return Promise.reject(error);
     }
     if (ops.length === 0) return Promise.resolve();
-    const written =
-      this.#stalled.length > 0 || this.#mustStall()
-        ? this.#stall(ops)
-        : this.#committer.write(ops).then(() => undefined);
+    let bytes = 0;
+    for (const op of ops)
+      bytes += byteLength(op.key) + (op.value === undefined ? 0 : byteLength(op.value));
+    const reason = this.#stallReason();
+    const written = (
+      this.#stalled.length > 0 || reason !== undefined
+        ? this.#stall(ops, reason)
+        : this.#committer.write(ops)
+    ).then(() => {
+      this.#userBytesWritten += bytes;
+    });
     this.#inFlight.add(written);
     const forget = (): void => {
       this.#inFlight.delete(written);
@@ -574,11 +665,12 @@ export class Strata {
     for (let index = this.#immutables.length - 1; index >= 0; index--) {
       memtables.push(this.#immutables[index]!);
     }
-    return { memtables, tables: [...this.#tables].reverse(), seq: this.#lastSeq() };
+    return { memtables, levels: this.#tables.levels, seq: this.#lastSeq() };
   }
 
   #acquire(view: ReadView): ReadView {
     for (const live of view.memtables) live.refs++;
+    this.#tables.acquire(view.levels);
     return view;
   }
 
@@ -587,6 +679,8 @@ export class Strata {
       live.refs--;
       this.#dropIfUnused(live);
     }
+    // After close every reader is closed already.
+    if (!this.#closed) this.#tables.release(view.levels);
   }
 
   #dropIfUnused(live: LiveMemtable): void {
@@ -608,16 +702,46 @@ export class Strata {
    * `maxFrozenMemtables` memtables already wait for their flush.
    */
   #mustStall(): boolean {
-    if (this.#closed) return false;
-    if (this.#mutable.memtable.approximateBytes <= this.#options.memtableSize) return false;
-    return this.#immutables.length >= this.#options.maxFrozenMemtables;
+    const reason = this.#stallReason();
+    return reason === 'memtable' || reason === 'level0';
   }
 
-  /** Queues `ops` until a flush makes room; the event loop keeps running meanwhile. */
-  #stall(given: WriteOp[]): Promise<void> {
-    if (this.#backgroundError !== undefined) return Promise.reject(this.#stallError());
+  /**
+   * Why a write must wait now: the memtable is full and `maxFrozenMemtables` wait for their
+   * flush ('memtable'), level 0 holds `l0StopTrigger` tables ('level0'), or `l0SlowdownTrigger`
+   * tables ('slowdown': held ~1 ms, so writers slow down before they must stop).
+   */
+  #stallReason(): 'memtable' | 'level0' | 'slowdown' | undefined {
+    if (this.#closed) return undefined;
+    const memtableFull =
+      this.#mutable.memtable.approximateBytes > this.#options.memtableSize &&
+      this.#immutables.length >= this.#options.maxFrozenMemtables;
+    if (memtableFull) return 'memtable';
+    const level0 = this.#tables.levels[0]?.length ?? 0;
+    if (level0 >= this.#options.l0StopTrigger) return 'level0';
+    if (level0 >= this.#options.l0SlowdownTrigger) return 'slowdown';
+    return undefined;
+  }
+
+  /** The failure that keeps stalled writes from ever going in, if any. */
+  #blockingError(): unknown {
+    if (this.#backgroundError !== undefined) return this.#backgroundError;
+    if (this.#stallReason() === 'level0') return this.#compactionError;
+    return undefined;
+  }
+
+  /** Queues `ops` until a flush or compaction makes room; the event loop keeps running. */
+  #stall(given: WriteOp[], reason: string | undefined): Promise<void> {
+    if (this.#blockingError() !== undefined) return Promise.reject(this.#stallError());
     // The caller may reuse its buffers once put() returns: a write that waits keeps copies.
     const ops = given.map(copyWriteOp);
+    if (reason === 'slowdown') {
+      this.#slowedWrites++;
+      this.#slowdownTimer ??= setTimeout(() => {
+        this.#slowdownTimer = undefined;
+        this.#releaseStalled();
+      }, SLOWDOWN_DELAY_MS);
+    }
     this.#stalledWrites++;
     if (this.#stalled.length === 0) {
       this.#stalls++;
@@ -637,7 +761,8 @@ export class Strata {
   /** Hands stalled writes to the committer, oldest first, while there is room (or on close). */
   #releaseStalled(): void {
     if (this.#stalled.length === 0) return;
-    if (this.#backgroundError !== undefined && !this.#closed) {
+    if (this.#slowdownTimer !== undefined && !this.#closed) return; // the timer releases them
+    if (this.#blockingError() !== undefined && !this.#closed) {
       const error = this.#stallError();
       for (const writer of this.#stalled.splice(0)) writer.fail(error);
     } else {
@@ -652,12 +777,15 @@ export class Strata {
   }
 
   #stallError(): StrataError {
-    const cause = this.#backgroundError;
+    const flushFailed = this.#backgroundError !== undefined;
+    const cause = flushFailed ? this.#backgroundError : this.#compactionError;
     const message = cause instanceof Error ? cause.message : String(cause);
     const code = cause instanceof StrataError ? cause.code : 'ERR_IO';
     return new StrataError(
       code,
-      `write stalled behind a failed flush (${message}); db.flush() retries it`,
+      flushFailed
+        ? `write stalled behind a failed flush (${message}); db.flush() retries it`
+        : `write stalled behind a failed compaction (${message}); db.compactRange() retries it`,
       { cause },
     );
   }
@@ -766,16 +894,12 @@ export class Strata {
     } finally {
       snapshot.release();
     }
-    const path = join(this.#catalog.dir, tableFileName(result.file.fileNumber));
-    const reader = TableReader.open(path, {
-      fileNumber: result.file.fileNumber,
-      cache: this.#cache,
-      cacheId: nextBlockCacheId(),
-    });
-    this.#tables.push(reader);
+    this.#tables.sync(this.#catalogLevels());
+    this.#flushBytesWritten += result.file.sizeBytes;
     this.#immutables = this.#immutables.filter((candidate) => candidate !== live);
     this.#seqFloor = Math.max(this.#seqFloor, result.file.seqMax);
     this.#flushes++;
+    this.#compactor.schedule();
     live.retired = true;
     this.#retired.add(live);
     void result.memtableUnpinned.then(() => {
@@ -786,11 +910,57 @@ export class Strata {
 
   /** On the pool when `flushThreads` > 0, else on this thread. */
   async #runFlushTask(task: FlushTask): Promise<FlushResult> {
-    this.#hooks.beforeFlushTask?.(task.tempPath);
+    await this.#hooks.beforeFlushTask?.(task.tempPath);
     const threads = this.#options.flushThreads;
     if (threads === 0) return flushMemtable(task);
     this.#pool ??= new Piscina({ filename: flushWorkerUrl(), minThreads: 1, maxThreads: threads });
     return (await this.#pool.run(task)) as FlushResult;
+  }
+
+  /** The catalog's current levels. */
+  #catalogLevels(): readonly (readonly FileMeta[])[] {
+    const snapshot = this.#catalog.getSnapshot();
+    try {
+      return snapshot.state.levels;
+    } finally {
+      snapshot.release();
+    }
+  }
+
+  #compactorHost(): CompactorHost {
+    const db = this;
+    return {
+      catalog: this.#catalog,
+      levels: () => this.#catalogLevels(),
+      snapshotSeqs: () =>
+        [...new Set([...this.#snapshots].map((snap) => snap.seq))].sort((a, b) => a - b),
+      runTask: (task) => this.#runCompactionTask(task),
+      committed: () => {
+        this.#tables.sync(this.#catalogLevels());
+        // Level 0 may have shrunk below the stop or slowdown trigger.
+        this.#scheduleBackgroundWork();
+      },
+      failed: (error) => {
+        // Counted in stats(); compactRange() retries. Writes stopped by level 0 fail with it.
+        this.#compactionError = error;
+        this.#releaseStalled();
+      },
+      get closed(): boolean {
+        return db.#closed;
+      },
+    };
+  }
+
+  /** On the compaction pool when `compactionThreads` > 0, else on this thread. */
+  async #runCompactionTask(task: CompactionTask): Promise<CompactionResult> {
+    const threads = this.#options.compactionThreads;
+    if (threads === 0) return compactTables(task);
+    this.#compactionPool ??= new Piscina({
+      filename: compactionWorkerUrl(),
+      minThreads: 1,
+      maxThreads: threads,
+    });
+    return (await this.#compactionPool.run(task)) as CompactionResult;
   }
 
   #checkOpen(): void {
@@ -798,23 +968,26 @@ export class Strata {
   }
 }
 
-/** A pinned view: reads at its seq over the memtables and tables it was taken with. */
+/**
+ * A consistent view at one seq. It holds no tables or memtables: each read looks at the current
+ * ones at the snapshot's seq, and every version that seq can see survives until `release()`,
+ * because flushes keep every version and compactions keep the newest version per snapshot
+ * stripe (src/lsm/compaction-job.ts).
+ */
 export class StrataSnapshot {
-  readonly #view: ReadView;
-  readonly #catalogSnapshot: CatalogSnapshot;
+  readonly #seq: Seq;
   readonly #owner: SnapshotOwner;
   #released = false;
 
   /** Internal: use `db.snapshot()`. */
-  constructor(view: ReadView, catalogSnapshot: CatalogSnapshot, owner: SnapshotOwner) {
-    this.#view = view;
-    this.#catalogSnapshot = catalogSnapshot;
+  constructor(seq: Seq, owner: SnapshotOwner) {
+    this.#seq = seq;
     this.#owner = owner;
   }
 
   /** The newest seq this snapshot sees. */
   get seq(): Seq {
-    return this.#view.seq;
+    return this.#seq;
   }
 
   get released(): boolean {
@@ -823,13 +996,14 @@ export class StrataSnapshot {
 
   get(key: Uint8Array | string): Uint8Array | undefined {
     this.#check();
-    return lookup(this.#view, encodeKey(key, this.#owner.maxKeyBytes));
+    const bytes = encodeKey(key, this.#owner.maxKeyBytes);
+    return lookup({ ...this.#owner.view(), seq: this.#seq }, bytes);
   }
 
   /** An iterator at this snapshot's seq; it stays usable after `release()` until closed. */
   iterator(options: IteratorOptions = {}): StrataIterator {
     this.#check();
-    const view = this.#owner.acquire(this.#view);
+    const view = this.#owner.acquire({ ...this.#owner.view(), seq: this.#seq });
     try {
       return iteratorOn(view, options, () => this.#owner.release(view));
     } catch (error) {
@@ -838,12 +1012,10 @@ export class StrataSnapshot {
     }
   }
 
-  /** Idempotent. */
+  /** Idempotent. Lets compactions drop the versions only this snapshot could see. */
   release(): void {
     if (this.#released) return;
     this.#released = true;
-    this.#catalogSnapshot.release();
-    this.#owner.release(this.#view);
     this.#owner.forget(this);
   }
 
@@ -854,9 +1026,15 @@ export class StrataSnapshot {
 
 interface SnapshotOwner {
   readonly maxKeyBytes: number;
+  /** The database's current memtables and tables. Throws ERR_CLOSED after close. */
+  view(): ReadView;
   acquire(view: ReadView): ReadView;
   release(view: ReadView): void;
   forget(snapshot: StrataSnapshot): void;
+}
+
+function byteLength(bytes: Uint8Array | string): number {
+  return typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.length;
 }
 
 function copyWriteOp(op: WriteOp): WriteOp {
@@ -913,14 +1091,29 @@ async function createMemtableIn(
   }
 }
 
-/** Newest version first: memtables, then tables; a tombstone ends the search. */
+/**
+ * Newest version first: memtables, then level-0 tables newest first, then in each deeper level
+ * the one table whose key range holds the key; a tombstone ends the search. A table's bloom
+ * filter answers most misses without reading a block.
+ */
 function lookup(view: ReadView, key: Uint8Array): Uint8Array | undefined {
   for (const live of view.memtables) {
     const entry = live.memtable.get(key, view.seq);
     if (entry !== undefined) return entry.kind === KIND_DELETION ? undefined : entry.value.slice();
   }
-  for (const table of view.tables) {
-    const entry = table.get(key, view.seq);
+  const levels = view.levels;
+  const level0 = levels[0] ?? [];
+  for (let index = level0.length - 1; index >= 0; index--) {
+    const entry = level0[index]!.reader.get(key, view.seq);
+    if (entry !== undefined) return entry.kind === KIND_DELETION ? undefined : entry.value.slice();
+  }
+  for (let level = 1; level < levels.length; level++) {
+    const tables = levels[level]!;
+    if (tables.length === 0) continue;
+    const index = findTable(tables, key);
+    const table = tables[index];
+    if (table === undefined || compareUserKeys(table.smallestUserKey, key) > 0) continue;
+    const entry = table.reader.get(key, view.seq);
     if (entry !== undefined) return entry.kind === KIND_DELETION ? undefined : entry.value.slice();
   }
   return undefined;
@@ -930,9 +1123,27 @@ function iteratorOn(view: ReadView, options: unknown, release: () => void): Stra
   const dbOptions = iteratorOptions(options);
   const sources: InternalIterator[] = [];
   for (const live of view.memtables) sources.push(memtableSource(live.memtable, view.seq));
-  for (const table of view.tables) sources.push(tableSource(table));
+  const levels = view.levels;
+  const level0 = levels[0] ?? [];
+  for (let index = level0.length - 1; index >= 0; index--) {
+    sources.push(tableSource(level0[index]!.reader));
+  }
+  for (let level = 1; level < levels.length; level++) {
+    const tables: readonly LiveTable[] = levels[level]!;
+    if (tables.length > 0) sources.push(levelSource(tables));
+  }
   const inner = new DbIterator(new MergingIterator(sources), view.seq, dbOptions);
   return new StrataIterator(inner, release);
+}
+
+/** The compaction picker's view of the options. */
+function levelShapeOf(options: ResolvedOptions): LevelShape {
+  return {
+    l0CompactionTrigger: options.l0CompactionTrigger,
+    maxBytesForLevelBase: options.maxBytesForLevelBase,
+    levelSizeMultiplier: options.levelSizeMultiplier,
+    levelCount: LEVEL_COUNT,
+  };
 }
 
 function iteratorOptions(options: unknown): DbIteratorOptions {

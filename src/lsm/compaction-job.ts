@@ -1,0 +1,247 @@
+/**
+ * The compaction job: merges input tables (all versions, internal-key order) into new tables of
+ * the output level, for `CommitCompaction` to install. It runs on a Piscina worker
+ * (workers/compaction.ts) or, in tests, on any thread; it only reads its inputs and writes temp
+ * files, so a crash at any moment leaves nothing but temp files for the next open to remove.
+ *
+ * What it drops (RocksDB's snapshot stripes): the pinned snapshot seqs s1 < … < sk cut the seqs
+ * into stripes; stripe i holds the seqs that exactly i snapshots cannot see (s_i < seq ≤ s_i+1).
+ * For each user key the newest version of each stripe is kept — the one its snapshots read — and
+ * older versions of the same stripe are dropped: no reader can see them. A tombstone in stripe
+ * 0 (visible to every snapshot) hides only dropped versions, so at the bottommost level (no
+ * table below overlaps the inputs' key range, so nothing older exists) it is dropped too.
+ * Readers without a snapshot read at the newest seq: the top stripe.
+ *
+ * Output tables are cut near `targetFileBytes`, never inside a user key's versions, so the
+ * tables of a level (1 and below) never share a user key and a point read looks in one of them.
+ *
+ * Thread model: the job opens its own table readers (its thread's block cache) and owns them.
+ */
+
+import { unlinkSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { assert } from '../assert.js';
+import type { TableProperties } from '../catalog/operations/table-properties.js';
+import { StrataError } from '../errors.js';
+import { packageRoot } from '../package-root.js';
+import {
+  compareUserKeys,
+  encodeInternalKey,
+  type InternalKeyKind,
+  KIND_DELETION,
+  type Seq,
+} from '../sst/internal-key.js';
+import { TableReader } from '../sst/table-reader.js';
+import { TableWriter, type TableWriterOptions } from '../sst/table-writer.js';
+import { type InternalIterator, tableSource } from './internal-iterator.js';
+import { MergingIterator } from './merging-iterator.js';
+
+/** Structured-clone safe: Piscina posts it to a worker. */
+export interface CompactionTask {
+  /** The input tables, any order: paths and catalog file numbers. */
+  readonly inputs: readonly { readonly path: string; readonly fileNumber: number }[];
+  /** Outputs are written to `${tempPathPrefix}-N.tmp` (N = 1, 2, …), in key order. */
+  readonly tempPathPrefix: string;
+  /** Cut an output once it holds about this many bytes (at a user-key boundary). */
+  readonly targetFileBytes: number;
+  /** Seqs of the pinned snapshots, ascending. */
+  readonly snapshotSeqs: readonly Seq[];
+  /** No table below the output level overlaps the inputs: stripe-0 tombstones can go. */
+  readonly bottommost: boolean;
+  readonly options?: Omit<TableWriterOptions, 'sync'>;
+}
+
+export interface CompactionOutputTable {
+  readonly tempPath: string;
+  /** `CommitCompaction`'s `table` input, as is. */
+  readonly table: TableProperties;
+}
+
+export interface CompactionResult {
+  readonly outputs: readonly CompactionOutputTable[];
+  readonly bytesRead: number;
+  readonly bytesWritten: number;
+  readonly entriesRead: number;
+  readonly entriesWritten: number;
+  /** Versions dropped as shadowed within their stripe, and tombstones dropped at the bottom. */
+  readonly versionsDropped: number;
+  readonly tombstonesDropped: number;
+}
+
+/** The compiled worker entry as a file URL, for `new Piscina({ filename })`. */
+export function compactionWorkerUrl(): string {
+  return pathToFileURL(`${packageRoot()}/dist/workers/compaction.js`).href;
+}
+
+/**
+ * Merges the inputs. On any failure every output written so far is removed and the error
+ * rethrown; input readers are closed in every case.
+ */
+export function compactTables(task: CompactionTask): CompactionResult {
+  checkTask(task);
+  const readers: TableReader[] = [];
+  const outputs = new OutputFiles(task);
+  try {
+    let bytesRead = 0;
+    for (const input of task.inputs) {
+      const reader = TableReader.open(input.path, { fileNumber: input.fileNumber });
+      readers.push(reader);
+      bytesRead += reader.properties.fileSizeBytes;
+    }
+    const sources: InternalIterator[] = readers.map((reader) => tableSource(reader));
+    const counts = mergeInto(new MergingIterator(sources), task, outputs);
+    const written = outputs.finish();
+    return { ...counts, ...written, bytesRead };
+  } catch (error) {
+    return outputs.abandon(error);
+  } finally {
+    for (const reader of readers) reader.close();
+  }
+}
+
+interface MergeCounts {
+  readonly entriesRead: number;
+  readonly entriesWritten: number;
+  readonly versionsDropped: number;
+  readonly tombstonesDropped: number;
+}
+
+function mergeInto(
+  merged: MergingIterator,
+  task: CompactionTask,
+  outputs: OutputFiles,
+): MergeCounts {
+  const snapshots = task.snapshotSeqs;
+  let entriesRead = 0;
+  let entriesWritten = 0;
+  let versionsDropped = 0;
+  let tombstonesDropped = 0;
+  let currentKey: Uint8Array | undefined;
+  let lastStripe = -1;
+  for (merged.seekFirst(); merged.valid(); merged.next()) {
+    entriesRead++;
+    const userKey = merged.userKey();
+    const seq = merged.seq();
+    const kind = merged.kind();
+    const newKey = currentKey === undefined || compareUserKeys(currentKey, userKey) !== 0;
+    if (newKey) {
+      currentKey = userKey.slice();
+      lastStripe = -1;
+    }
+    const stripe = stripeOf(snapshots, seq);
+    // Versions come newest first, so stripes only go down within a key.
+    assert(lastStripe === -1 || stripe <= lastStripe, 'versions of a key come newest first');
+    if (stripe === lastStripe) {
+      versionsDropped++;
+      continue;
+    }
+    lastStripe = stripe;
+    if (kind === KIND_DELETION && stripe === 0 && task.bottommost) {
+      tombstonesDropped++;
+      continue;
+    }
+    outputs.add(encodeInternalKey(userKey, seq, kind as InternalKeyKind), merged.value(), newKey);
+    entriesWritten++;
+  }
+  return { entriesRead, entriesWritten, versionsDropped, tombstonesDropped };
+}
+
+/** How many snapshots cannot see `seq`: the snapshots below it (binary search). */
+function stripeOf(snapshots: readonly Seq[], seq: Seq): number {
+  let low = 0;
+  let high = snapshots.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (snapshots[middle]! < seq) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+/** The outputs in order: a new table starts at a user-key boundary once the current is full. */
+class OutputFiles {
+  readonly #task: CompactionTask;
+  readonly #done: CompactionOutputTable[] = [];
+  #writer: TableWriter | undefined;
+  #bytesWritten = 0;
+
+  constructor(task: CompactionTask) {
+    this.#task = task;
+  }
+
+  add(internalKey: Uint8Array, value: Uint8Array, startsUserKey: boolean): void {
+    if (
+      this.#writer !== undefined &&
+      startsUserKey &&
+      this.#writer.estimatedSizeBytes() >= this.#task.targetFileBytes
+    ) {
+      this.#finishCurrent();
+    }
+    if (this.#writer === undefined) {
+      const path = `${this.#task.tempPathPrefix}-${this.#done.length + 1}.tmp`;
+      this.#writer = new TableWriter(path, { ...this.#task.options, sync: true });
+    }
+    this.#writer.add(internalKey, value);
+  }
+
+  finish(): { outputs: CompactionOutputTable[]; bytesWritten: number } {
+    if (this.#writer !== undefined) this.#finishCurrent();
+    return { outputs: [...this.#done], bytesWritten: this.#bytesWritten };
+  }
+
+  /** Removes every output (finished or not) and rethrows `error`. */
+  abandon(error: unknown): never {
+    const problems: unknown[] = [];
+    try {
+      this.#writer?.abandon();
+    } catch (abandonError) {
+      problems.push(abandonError);
+    }
+    for (const output of this.#done) {
+      try {
+        unlinkSync(output.tempPath);
+      } catch (removeError) {
+        problems.push(removeError);
+      }
+    }
+    if (problems.length > 0) {
+      throw new StrataError('ERR_IO', 'compaction failed and its temp files could not be removed', {
+        cause: new AggregateError([error, ...problems]),
+      });
+    }
+    throw error;
+  }
+
+  #finishCurrent(): void {
+    const writer = this.#writer;
+    assert(writer !== undefined);
+    this.#writer = undefined;
+    const properties = writer.finish();
+    this.#bytesWritten += properties.fileSizeBytes;
+    this.#done.push({
+      tempPath: writer.path,
+      table: {
+        sizeBytes: properties.fileSizeBytes,
+        entryCount: properties.entryCount,
+        smallest: properties.smallestKey,
+        largest: properties.largestKey,
+        seqMin: properties.seqMin,
+        seqMax: properties.seqMax,
+      },
+    });
+  }
+}
+
+function checkTask(task: CompactionTask): void {
+  if (!Array.isArray(task.inputs) || task.inputs.length === 0) {
+    throw new StrataError('ERR_INVALID_ARGUMENT', 'a compaction needs at least one input table');
+  }
+  if (!Number.isSafeInteger(task.targetFileBytes) || task.targetFileBytes < 1) {
+    throw new StrataError('ERR_INVALID_ARGUMENT', 'targetFileBytes must be a positive integer');
+  }
+  for (let index = 1; index < task.snapshotSeqs.length; index++) {
+    if (!(task.snapshotSeqs[index - 1]! < task.snapshotSeqs[index]!)) {
+      throw new StrataError('ERR_INVALID_ARGUMENT', 'snapshotSeqs must be strictly ascending');
+    }
+  }
+}
