@@ -115,6 +115,38 @@ export class Compactor {
   async compactRange(start: Uint8Array | undefined, end: Uint8Array | undefined): Promise<void> {
     this.#error = undefined;
     const target = this.#deepestLevelWith(start, end);
+    await this.#compactLevelsDown(target, start, end);
+    // Last, the deepest level's tables in the range are rewritten where they are, so shadowed
+    // versions no snapshot needs and tombstones go from there too.
+    await this.#waitForRange(target, start, end);
+    const pick = pickRange(this.#host.levels(), this.#busy, this.shape, {
+      level: target,
+      start,
+      end,
+      inPlace: true,
+    });
+    if (pick !== undefined && !this.#host.closed) {
+      this.#start(pick);
+      await this.whenIdle();
+      if (this.#error !== undefined) throw this.#error;
+    }
+  }
+
+  async #waitForRange(
+    level: number,
+    start: Uint8Array | undefined,
+    end: Uint8Array | undefined,
+  ): Promise<void> {
+    for (let round = 0; round < 1_000_000 && this.#holdsBusy(level, start, end); round++) {
+      await Promise.race([...this.#running]).catch(() => undefined);
+    }
+  }
+
+  async #compactLevelsDown(
+    target: number,
+    start: Uint8Array | undefined,
+    end: Uint8Array | undefined,
+  ): Promise<void> {
     for (let level = 0; level < target; level++) {
       // Bounded: each round either compacts this level's part of the range or waits for a
       // running compaction to finish; the range's tables at this level only ever go down.

@@ -162,6 +162,8 @@ export interface StrataTestHooks {
    * error would, and a promise holds the flush until it settles.
    */
   readonly beforeFlushTask?: (tempPath: string) => void | Promise<void>;
+  /** Like beforeFlushTask, for each compaction's merge (not for trivial moves). */
+  readonly beforeCompactionTask?: () => void | Promise<void>;
   /** Passed to Catalog.open (default 1000), so short tests reach checkpoints. */
   readonly checkpointEveryEdits?: number;
   /** The boot tag memtables are opened with (src/memtable/boot-tag.ts): a new one models a power loss. */
@@ -953,6 +955,7 @@ export class Strata {
 
   /** On the compaction pool when `compactionThreads` > 0, else on this thread. */
   async #runCompactionTask(task: CompactionTask): Promise<CompactionResult> {
+    await this.#hooks.beforeCompactionTask?.();
     const threads = this.#options.compactionThreads;
     if (threads === 0) return compactTables(task);
     this.#compactionPool ??= new Piscina({

@@ -99,12 +99,27 @@ export function pickRange(
   levels: readonly (readonly FileMeta[])[],
   busy: ReadonlySet<number>,
   shape: LevelShape,
-  range: { level: number; start: Uint8Array | undefined; end: Uint8Array | undefined },
+  range: {
+    level: number;
+    start: Uint8Array | undefined;
+    end: Uint8Array | undefined;
+    /** Rewrite the level's tables in place (the last step of a manual compaction). */
+    inPlace?: boolean;
+  },
 ): CompactionPick | undefined {
   const { level } = range;
   const files = (levels[level] ?? []).filter((file) => overlapsRange(file, range));
   if (files.length === 0) return undefined;
   const chosen = level === 0 ? [...(levels[0] ?? [])] : files;
+  if (range.inPlace === true) {
+    if (level === 0 || chosen.some((file) => busy.has(file.fileNumber))) return undefined;
+    const whole = unionRange(chosen);
+    let bottommost = true;
+    for (let below = level + 1; below < levels.length; below++) {
+      if ((levels[below] ?? []).some((file) => overlapsRange(file, whole))) bottommost = false;
+    }
+    return { level, outputLevel: level, inputs: chosen, trivialMove: false, bottommost, score: 0 };
+  }
   return withOverlap(levels, busy, shape, { level, score: 0, chosen, allowMove: level > 0 });
 }
 
