@@ -9,16 +9,20 @@
  * database that recovered (and flushed what it found frozen) before. STRATA_SLOW=1: more rounds.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { makeTempFolder } from '../../nvm/testing/temp-folder.js';
+import { Catalog } from '../catalog/catalog.js';
+import { tableFileName } from '../catalog/file-names.js';
 import { Prng } from '../ehash/testing/prng.js';
-import { Strata } from './strata.js';
+import { compareInternalKeys } from '../sst/internal-key.js';
+import { CATALOG_DIR_NAME, Strata } from './strata.js';
 import {
   KILL_KEY_COUNT,
-  KILL_MEMTABLE_BYTES,
   killKey,
+  killOptions,
   killValue,
   versionOf,
 } from './testing/kill-child.js';
@@ -27,6 +31,8 @@ const CHILD = fileURLToPath(new URL('../../dist/src/db/testing/kill-child.js', i
 const ROUNDS = process.env['STRATA_SLOW'] === '1' ? 12 : 3;
 const KILLS_PER_ROUND = 2;
 const decoder = new TextDecoder();
+/** The deepest level any reopen found tables in: kills must have landed amid compactions. */
+let deepestSeen = 0;
 
 /** What the children reported for one database, across its kills. */
 interface Reports {
@@ -37,7 +43,7 @@ interface Reports {
   ackedWrites: number;
 }
 
-describe('kill -9 of a writing child (default backend, flushes on the pool)', () => {
+describe('kill -9 of a writing child (default backend, flushes and compactions on their pools)', () => {
   // Every third round runs with sync: true: on the mapped backend its memtables keep a volatile
   // index (only records and commit marks are msynced), which a kill -9 must not disturb.
   test.each(
@@ -58,6 +64,10 @@ describe('kill -9 of a writing child (default backend, flushes on the pool)', ()
       temp.remove();
     }
   });
+
+  test('the kills landed while data was compacted into deeper levels', () => {
+    expect(deepestSeen).toBeGreaterThanOrEqual(1);
+  });
 });
 
 async function checkRecovered(
@@ -65,7 +75,7 @@ async function checkRecovered(
   { reports, sync }: { reports: Reports; sync: boolean },
   context: string,
 ): Promise<void> {
-  const db = await Strata.open(dir, { memtableSize: KILL_MEMTABLE_BYTES, flushThreads: 1, sync });
+  const db = await Strata.open(dir, killOptions(sync));
   try {
     let present = 0;
     for (let index = 0; index < KILL_KEY_COUNT; index++) {
@@ -100,6 +110,10 @@ async function checkRecovered(
     }
     expect(present, `${context}: keys present`).toBeGreaterThan(KILL_KEY_COUNT / 2);
     const stats = db.stats();
+    deepestSeen = Math.max(
+      deepestSeen,
+      stats.levels.findLastIndex((level) => level.files > 0),
+    );
     // Flushes ran before the kill (or the reopen found frozen memtables to flush).
     expect(stats.l0Files + stats.frozenMemtables, `${context}: no flush happened`).toBeGreaterThan(
       0,
@@ -111,6 +125,27 @@ async function checkRecovered(
   } finally {
     await db.close();
   }
+  await checkNoLeakedFiles(dir, context);
+}
+
+/** After a clean close: the catalog's own files and the tables it lists, nothing else. */
+async function checkNoLeakedFiles(dir: string, context: string): Promise<void> {
+  const catalogDir = join(dir, CATALOG_DIR_NAME);
+  const catalog = await Catalog.open(catalogDir, { compareKeys: compareInternalKeys });
+  const snapshot = catalog.getSnapshot();
+  const listed = new Set(snapshot.levels.flat().map((file) => tableFileName(file.fileNumber)));
+  snapshot.release();
+  await catalog.close();
+  const names = readdirSync(catalogDir);
+  const extra = names.filter(
+    (name) => !listed.has(name) && name !== 'CURRENT' && !/^(CATALOG|MANIFEST)-\d{6}$/.test(name),
+  );
+  expect(extra, `${context}: leaked files in ${names.join(' ')}`).toEqual([]);
+  expect(
+    names.filter((name) => name.startsWith('MANIFEST-')),
+    context,
+  ).toHaveLength(1);
+  for (const name of listed) expect(names, `${context}: ${name} missing`).toContain(name);
 }
 
 /** Runs a child on `dir` and SIGKILLs it once `target` writes were acknowledged in total. */

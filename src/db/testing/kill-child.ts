@@ -10,11 +10,27 @@
  *   a k:v k:v …   after its promise resolved: these versions were acknowledged
  */
 import { Prng } from '../../ehash/testing/prng.js';
-import { type BatchOp, Strata } from '../strata.js';
+import { type BatchOp, Strata, type StrataOptions } from '../strata.js';
 
 export const KILL_KEY_COUNT = 200;
 export const KILL_IN_FLIGHT = 64;
 export const KILL_MEMTABLE_BYTES = 64 << 10;
+/**
+ * Small memtables, tables and level targets: flushes and compactions (on their pools) run all the
+ * time, so kills land in the middle of both.
+ */
+export function killOptions(sync: boolean): StrataOptions {
+  return {
+    memtableSize: KILL_MEMTABLE_BYTES,
+    flushThreads: 1,
+    compactionThreads: 1,
+    l0CompactionTrigger: 2,
+    targetFileSize: 48 << 10,
+    maxBytesForLevelBase: 192 << 10,
+    levelSizeMultiplier: 4,
+    sync,
+  };
+}
 
 export function killKey(index: number): string {
   return `key-${String(index).padStart(4, '0')}`;
@@ -32,7 +48,7 @@ export function versionOf(value: string): number {
 }
 
 async function main(dir: string, seed: number, sync: boolean): Promise<void> {
-  const db = await Strata.open(dir, { memtableSize: KILL_MEMTABLE_BYTES, flushThreads: 1, sync });
+  const db = await Strata.open(dir, killOptions(sync));
   const next: number[] = [];
   for (let index = 0; index < KILL_KEY_COUNT; index++) {
     const value = db.get(killKey(index));
