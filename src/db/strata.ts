@@ -1101,8 +1101,9 @@ async function createMemtableIn(
  */
 function lookup(view: ReadView, key: Uint8Array): Uint8Array | undefined {
   for (const live of view.memtables) {
+    // Memtable values are private copies already.
     const entry = live.memtable.get(key, view.seq);
-    if (entry !== undefined) return entry.kind === KIND_DELETION ? undefined : entry.value.slice();
+    if (entry !== undefined) return entry.kind === KIND_DELETION ? undefined : entry.value;
   }
   const levels = view.levels;
   const level0 = levels[0] ?? [];

@@ -235,7 +235,10 @@ export class Memtable {
         const end = start + nodeKeyLength(words, node);
         if (compareBytes(core.bytes, start, end, userKey, 0, userKey.length) === 0) {
           const valueLength = words[(node >>> 2) + R_VALUE_LENGTH]!;
-          const value = core.bytes.slice(end, end + valueLength);
+          // A fresh array filled by set(): V8 copies out of a SharedArrayBuffer about twice as
+          // fast that way as through slice().
+          const value = new Uint8Array(valueLength);
+          value.set(core.bytes.subarray(end, end + valueLength));
           return { kind: nodeKind(words, node), seq: nodeSeq(words, node), value };
         }
       }
