@@ -104,7 +104,14 @@ const configurations = backends().flatMap((backend) =>
 for (const { backend, flushThreads } of configurations) {
   describe(`Strata (${backend}, flushThreads ${flushThreads})`, () => {
     // flushThreads 1 runs the compiled dist/workers/flush.js: build first.
-    const options = { backend, flushThreads, memtableSize: 300, sizeMaxBytes: 64 << 20 } as const;
+    // Compactions run where flushes do: on this thread, or on a pool of one.
+    const options = {
+      backend,
+      flushThreads,
+      compactionThreads: flushThreads,
+      memtableSize: 300,
+      sizeMaxBytes: 64 << 20,
+    } as const;
 
     test('model: put/del/batch/get/scan/flush/reopen/snapshot against a Map', async () => {
       let run = 0;
