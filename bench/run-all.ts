@@ -19,6 +19,7 @@ import { gitCommit } from './git-commit.js';
 import { runLocksBench } from './locks.js';
 import { runSstBench } from './sst.js';
 import { COMPARE_PRESETS, type ComparePreset, runYcsbCompare } from './ycsb-compare.js';
+import { runYcsbCoreBench } from './ycsb-core.js';
 
 export async function runAll(options: {
   quick: boolean;
@@ -44,12 +45,17 @@ export async function runAll(options: {
   const engine = await runEngineBench({ quick: options.quick, log });
   process.stdout.write(`${engine.text}\n\n`);
   sections.push(engine.markdown);
+  const svgName = options.quick ? 'ycsb-core.quick.svg' : 'ycsb-core.svg';
+  const core = await runYcsbCoreBench({ quick: options.quick, log, svgName });
+  process.stdout.write(`${core.text}\n\n`);
+  sections.push(core.markdown);
   const markdown = `${sections.join('\n\n')}\n`;
   const path = options.quick
     ? join(root, 'bench', 'out', 'RESULTS.quick.md')
     : join(root, 'bench', 'RESULTS.md');
   mkdirSync(join(path, '..'), { recursive: true });
   writeFileSync(path, markdown);
+  writeFileSync(join(path, '..', svgName), core.svg); // linked from the YCSB core section
   log(`wrote ${path}`);
   return path;
 }

@@ -107,12 +107,46 @@ describe('strata CLI (compiled, dist/src/cli/main.js)', () => {
     const engine = strata('ycsb', '--engine', 'nope', '--run', 'workload/1w-rw-50-50-run.txt');
     expect(engine.status).toBe(1);
     expect(engine.stderr).toMatch(
-      /Allowed choices are ehash, map, lmdb, lmdb-nosync, classic-level/,
+      /Allowed choices are ehash, strata, map, lmdb, lmdb-nosync, classic-level, sqlite\./,
     );
     const none = strata('ycsb', '--engine', 'map');
     expect(none.status).toBe(1);
     expect(none.stderr).toBe(
       'strata: give --load FILE, --run FILE or both (ERR_INVALID_ARGUMENT)\n',
+    );
+  });
+
+  test('ycsb --workload runs core workloads on several engines and checks they agree', () => {
+    const args = ['ycsb', '--workload', 'a,e', '--records', '500', '--operations', '300'];
+    const result = strata(...args, '--engine', 'map,sqlite', '--seed', '5');
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(
+      /^YCSB core workloads, 500 records of 10 × 100-byte fields, seed 5/,
+    );
+    expect(result.stdout).toMatch(/map\s+load\s+500\s+INSERT 500/);
+    expect(result.stdout).toMatch(/sqlite \(WAL, NORMAL\)\s+e\s+300\s+INSERT \d+ \/ SCAN \d+/);
+    expect(result.stdout).toMatch(
+      /durability of sqlite \(WAL, NORMAL\): process crash, not power loss/,
+    );
+    expect(result.stdout).toMatch(/verify a: read\/update misses 0, .*\(all 2 engines agree\)/);
+    expect(result.stdout).toMatch(/verify e: read\/update misses 0, .*\(all 2 engines agree\)/);
+    const again = strata(...args, '--engine', 'map', '--seed', '5', '--json');
+    const checksums = JSON.parse(again.stdout).engines[0].phases.map(
+      (phase: { verification: { checksum: string } }) => phase.verification.checksum,
+    );
+    expect(result.stdout).toContain(`checksum ${checksums[1]}`);
+    expect(result.stdout).toContain(`checksum ${checksums[2]}`);
+
+    const ehash = strata('ycsb', '--workload', 'a', '--engine', 'ehash');
+    expect(ehash.status).toBe(1);
+    expect(ehash.stderr).toMatch(/ehash has no byte-keyed adapter \(ERR_INVALID_ARGUMENT\)\n$/);
+    const letter = strata('ycsb', '--workload', 'g');
+    expect(letter.status).toBe(1);
+    expect(letter.stderr).toMatch(/expected workloads among a, b, c, d, e, f/);
+    const both = strata('ycsb', '--workload', 'a', '--run', 'workload/1w-rw-50-50-run.txt');
+    expect(both.stderr).toBe(
+      'strata: give --workload or --load/--run, not both (ERR_INVALID_ARGUMENT)\n',
     );
   });
 

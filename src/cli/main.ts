@@ -1,8 +1,16 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { isStrataError, StrataError } from '../errors.js';
+import { runCoreWorkloads } from '../ycsb/core-driver.js';
+import { coreRunVerified, formatCoreReport } from '../ycsb/core-report.js';
+import { CORE_WORKLOAD_NAMES, type CoreWorkloadName } from '../ycsb/core-workload.js';
 import { runYcsb } from '../ycsb/driver.js';
-import { ENGINE_NAMES, type EngineName, type EngineOptions } from '../ycsb/engines.js';
+import {
+  ENGINE_NAMES,
+  type EngineName,
+  type EngineOptions,
+  isEngineName,
+} from '../ycsb/engines.js';
 import {
   type GeneratorOptions,
   type KeyDistribution,
@@ -11,6 +19,11 @@ import {
   type WriteMode,
   writeWorkloadPair,
 } from '../ycsb/generator.js';
+import {
+  type KeyDistribution as CoreDistribution,
+  KEY_DISTRIBUTIONS,
+} from '../ycsb/key-choosers.js';
+import { isKvEngineName, KV_ENGINE_NAMES, type KvEngineName } from '../ycsb/kv-engines.js';
 import { formatYcsbReport } from '../ycsb/report.js';
 import { readWorkloadFile } from '../ycsb/workload.js';
 
@@ -29,7 +42,12 @@ export async function main(argv: readonly string[]): Promise<void> {
 }
 
 interface YcsbFlags {
-  readonly engine: EngineName;
+  readonly engine: readonly string[];
+  readonly workload?: readonly CoreWorkloadName[];
+  readonly records: number;
+  readonly operations: number;
+  readonly seed: number;
+  readonly distribution?: CoreDistribution;
   readonly load?: string;
   readonly run?: string;
   readonly threads: number;
@@ -40,11 +58,37 @@ interface YcsbFlags {
   readonly progress: boolean;
 }
 
+const ALL_ENGINE_NAMES = [...new Set<string>([...ENGINE_NAMES, ...KV_ENGINE_NAMES])];
+
 function ycsbCommand(): Command {
   return new Command('ycsb')
-    .description('run a YCSB load phase then a run phase and verify the results')
+    .description(
+      'run YCSB core workloads A-F (--workload) or a course load/run file pair (--load/--run) and verify the results',
+    )
+    .option(
+      '--engine <names>',
+      `engine under test; with --workload a comma list runs each on the same operations (${ALL_ENGINE_NAMES.join(', ')})`,
+      parseEngineList,
+      ['ehash'],
+    )
+    .option(
+      '--workload <letters>',
+      'YCSB core workloads to run in order, e.g. a or a,b,c,f,d,e',
+      parseWorkloadList,
+    )
+    .option('--records <n>', 'core workloads: records loaded first', parsePositiveInteger, 100_000)
+    .option(
+      '--operations <n>',
+      'core workloads: operations per workload',
+      parseNonNegativeInteger,
+      100_000,
+    )
+    .option('--seed <n>', 'core workloads: generator seed', parseNonNegativeInteger, 1)
     .addOption(
-      new Option('--engine <name>', 'engine under test').choices(ENGINE_NAMES).default('ehash'),
+      new Option(
+        '--distribution <kind>',
+        "core workloads: override the workloads' request distribution",
+      ).choices(KEY_DISTRIBUTIONS),
     )
     .option('--load <file>', 'load workload (run first)')
     .option('--run <file>', 'run workload (measured mix, after the load)')
@@ -59,35 +103,90 @@ function ycsbCommand(): Command {
     .option('--json', 'print the results as JSON')
     .option(
       '--latency-sample <n>',
-      'time every n-th op (power of two; default 16, 1 for classic-level and strata)',
+      'time every n-th op (power of two; default 16, 1 for classic-level and strata; 8 for core workloads)',
       parsePositiveInteger,
     )
     .option('--no-progress', 'never show a progress bar')
-    .action(async (flags: YcsbFlags) => {
-      if (flags.load === undefined && flags.run === undefined) {
-        throw new StrataError('ERR_INVALID_ARGUMENT', 'give --load FILE, --run FILE or both');
-      }
-      const load = flags.load === undefined ? undefined : readWorkloadFile(flags.load);
-      const run = flags.run === undefined ? undefined : readWorkloadFile(flags.run);
-      const engineOptions: EngineOptions = {
-        ...(flags.dir === undefined ? {} : { dir: flags.dir }),
-        ...(flags.backend === undefined ? {} : { backend: flags.backend }),
-      };
-      const result = await runYcsb({
-        engine: flags.engine,
-        engineOptions,
-        threads: flags.threads,
-        progress: flags.progress && process.stderr.isTTY === true,
-        ...optional('load', load),
-        ...optional('run', run),
-        ...optional('latencySampleEvery', flags.latencySample),
-      });
-      process.stdout.write(
-        flags.json === true
-          ? `${JSON.stringify(result, null, 2)}\n`
-          : `${formatYcsbReport(result)}\n`,
-      );
+    .action(async (flags: YcsbFlags, command: Command) => {
+      if (flags.workload !== undefined) await runCoreCommand(flags, command);
+      else await runFileCommand(flags);
     });
+}
+
+/** `--workload`: the byte-keyed core workloads on one or more engines (src/ycsb/core-driver.ts). */
+async function runCoreCommand(flags: YcsbFlags, command: Command): Promise<void> {
+  if (flags.load !== undefined || flags.run !== undefined) {
+    throw new StrataError('ERR_INVALID_ARGUMENT', 'give --workload or --load/--run, not both');
+  }
+  const typedEngine = command.getOptionValueSource('engine') === 'cli';
+  const engines = typedEngine ? flags.engine : ['strata'];
+  for (const engine of engines) {
+    if (!isKvEngineName(engine)) {
+      throw new StrataError(
+        'ERR_INVALID_ARGUMENT',
+        `--workload runs on ${KV_ENGINE_NAMES.join(', ')}; ${engine} has no byte-keyed adapter`,
+      );
+    }
+  }
+  if (flags.threads !== 1) {
+    throw new StrataError('ERR_INVALID_ARGUMENT', '--workload runs on one thread (no --threads)');
+  }
+  if (flags.backend !== undefined) {
+    throw new StrataError('ERR_INVALID_ARGUMENT', '--backend applies to --load/--run only');
+  }
+  const result = await runCoreWorkloads({
+    engines: engines as KvEngineName[],
+    workloads: flags.workload ?? [],
+    recordCount: flags.records,
+    operationCount: flags.operations,
+    seed: flags.seed,
+    ...optional('distribution', flags.distribution),
+    ...optional('latencySampleEvery', flags.latencySample),
+    ...optional('dir', flags.dir),
+    ...(flags.progress && process.stderr.isTTY === true
+      ? { log: (line: string) => process.stderr.write(`${line}\n`) }
+      : {}),
+  });
+  process.stdout.write(
+    flags.json === true ? `${JSON.stringify(result, null, 2)}\n` : `${formatCoreReport(result)}\n`,
+  );
+  if (!coreRunVerified(result)) {
+    // Not a usage error: the report is printed, and the exit code tells scripts the run is bad.
+    process.stderr.write('strata: verification failed: misses, bad records or checksums differ\n');
+    process.exitCode = 1;
+  }
+}
+
+/** `--load/--run`: the course's u64 workload files on one engine (src/ycsb/driver.ts). */
+async function runFileCommand(flags: YcsbFlags): Promise<void> {
+  if (flags.load === undefined && flags.run === undefined) {
+    throw new StrataError('ERR_INVALID_ARGUMENT', 'give --load FILE, --run FILE or both');
+  }
+  const engine = flags.engine[0]!;
+  if (flags.engine.length !== 1 || !isEngineName(engine)) {
+    throw new StrataError(
+      'ERR_INVALID_ARGUMENT',
+      `--load/--run runs one engine of ${ENGINE_NAMES.join(', ')}, not ${flags.engine.join(',')}`,
+    );
+  }
+  const load = flags.load === undefined ? undefined : readWorkloadFile(flags.load);
+  const run = flags.run === undefined ? undefined : readWorkloadFile(flags.run);
+  const engineOptions: EngineOptions = {
+    ...(flags.dir === undefined ? {} : { dir: flags.dir }),
+    ...(flags.backend === undefined ? {} : { backend: flags.backend }),
+  };
+  const result = await runYcsb({
+    engine: engine satisfies EngineName,
+    engineOptions,
+    threads: flags.threads,
+    progress: flags.progress && process.stderr.isTTY === true,
+    ...optional('load', load),
+    ...optional('run', run),
+    ...optional('latencySampleEvery', flags.latencySample),
+  });
+  process.stdout.write(
+    flags.json === true ? `${JSON.stringify(result, null, 2)}\n` : `${formatYcsbReport(result)}\n`,
+  );
 }
 
 interface GenerateFlags {
@@ -188,6 +287,34 @@ function defaultName(options: GeneratorOptions): string {
 
 function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
   return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}
+
+function parseEngineList(text: string): string[] {
+  const names = text.split(',').filter((name) => name.length > 0);
+  for (const name of names) {
+    if (!ALL_ENGINE_NAMES.includes(name)) {
+      throw new InvalidArgumentError(`Allowed choices are ${ALL_ENGINE_NAMES.join(', ')}.`);
+    }
+  }
+  if (names.length === 0) throw new InvalidArgumentError('expected an engine name');
+  return names;
+}
+
+function parseWorkloadList(text: string): CoreWorkloadName[] {
+  const names = text
+    .toLowerCase()
+    .split(',')
+    .filter((name) => name.length > 0);
+  const workloads: CoreWorkloadName[] = [];
+  for (const name of names) {
+    const workload = CORE_WORKLOAD_NAMES.find((each) => each === name);
+    if (workload === undefined) {
+      throw new InvalidArgumentError(`expected workloads among ${CORE_WORKLOAD_NAMES.join(', ')}`);
+    }
+    workloads.push(workload);
+  }
+  if (workloads.length === 0) throw new InvalidArgumentError('expected a workload letter');
+  return workloads;
 }
 
 function parsePositiveInteger(text: string): number {

@@ -140,7 +140,7 @@ export class EngineDirectory {
     private readonly owned: boolean,
   ) {}
 
-  static create(engine: EngineName, explicitPath: string | undefined): EngineDirectory {
+  static create(engine: string, explicitPath: string | undefined): EngineDirectory {
     try {
       if (explicitPath !== undefined) {
         mkdirSync(explicitPath, { recursive: true });
@@ -162,7 +162,7 @@ export class EngineDirectory {
 
 /** Imports an optional peer dependency, or explains how to install it. */
 export async function importPeer<T>(
-  engine: EngineName,
+  engine: string,
   load: () => Promise<T>,
   name: string,
 ): Promise<T> {

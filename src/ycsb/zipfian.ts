@@ -45,11 +45,23 @@ export class ScrambledZipfian {
 }
 
 /**
- * YCSB's Utils.fnvhash64 (FNV-1 over the 8 little-endian octets, then Math.abs of the signed
+ * YCSB's Utils.fnvhash64 (FNV-1a over the 8 little-endian octets, then Math.abs of the signed
  * result) reduced modulo `modulus`, computed in unsigned 32-bit halves.
  * Requires: 0 <= value < 2^53 and 0 < modulus < 2^32.
  */
 export function fnvHash64Mod(value: number, modulus: number): number {
+  fnvHash64Into(value, scratchHalves);
+  const hiMod = scratchHalves[0]! % modulus;
+  return (((((hiMod * 65536) % modulus) * 65536) % modulus) + scratchHalves[1]!) % modulus;
+}
+
+const scratchHalves = new Uint32Array(2);
+
+/**
+ * YCSB's Utils.fnvhash64 as unsigned 32-bit halves: `out[0]` = high word, `out[1]` = low word
+ * of the non-negative 63-bit result. Requires: 0 <= value < 2^53.
+ */
+export function fnvHash64Into(value: number, out: Uint32Array): void {
   let hashHi = 0xcbf29ce4; // FNV offset basis 0xcbf29ce484222325
   let hashLo = 0x84222325;
   let valueHi = Math.floor(value / 4294967296);
@@ -71,6 +83,6 @@ export function fnvHash64Mod(value: number, modulus: number): number {
     hashLo = (~hashLo + 1) >>> 0;
     hashHi = (~hashHi + (hashLo === 0 ? 1 : 0)) >>> 0;
   }
-  const hiMod = hashHi % modulus;
-  return (((((hiMod * 65536) % modulus) * 65536) % modulus) + hashLo) % modulus;
+  out[0] = hashHi;
+  out[1] = hashLo;
 }
