@@ -12,6 +12,11 @@ export interface NativeAddon {
   /** Maps the file MAP_SHARED over `reserveBytes`; the buffer lives until collected everywhere. */
   map(fd: number, reserveBytes: number): SharedArrayBuffer;
   msync(buffer: SharedArrayBuffer, offsetBytes: number, lengthBytes: number): void;
+  /**
+   * Maps the first `lengthBytes` of an immutable file MAP_PRIVATE into an ArrayBuffer (unmapped
+   * when collected). Optional: an addon built before it existed lacks it.
+   */
+  readonly mapFile?: (fd: number, lengthBytes: number) => ArrayBuffer;
   /** madvise(MADV_POPULATE_WRITE) over the pages of the range; false where unsupported. */
   populate(buffer: SharedArrayBuffer, offsetBytes: number, lengthBytes: number): boolean;
   /** flock(LOCK_EX | LOCK_NB): false when another open file description holds the lock. */

@@ -5,6 +5,10 @@
 //   reserved once; the file is sparse and as long as the range, so the image grows without
 //   remapping. The mapping lives until the last SharedArrayBuffer sharing it (in any thread)
 //   is collected.
+// mapFile(fd, lengthBytes) -> ArrayBuffer over the first lengthBytes of an immutable file (sorted
+//   tables), MAP_PRIVATE: the pages come from the page cache without a read() or a copy, and a
+//   store through the buffer (a bug) changes a private copy, never the file. Unmapped when the
+//   buffer is collected; closing the fd does not end the mapping.
 // msync(sab, offsetBytes, lengthBytes) -> flushes the pages covering the range (power-loss mode).
 // populate(sab, offsetBytes, lengthBytes) -> prefaults the pages of the range writable
 //   (madvise MADV_POPULATE_WRITE), so that later stores do not each take a page fault; false
@@ -79,6 +83,29 @@ void Map(const FunctionCallbackInfo<Value>& args) {
       SharedArrayBuffer::NewBackingStore(data, length, Unmap, nullptr);
   Local<SharedArrayBuffer> sab = SharedArrayBuffer::New(isolate, std::move(store));
   args.GetReturnValue().Set(sab);
+}
+
+void MapFile(const FunctionCallbackInfo<Value>& args) {
+  Isolate* isolate = args.GetIsolate();
+  Local<Context> context = isolate->GetCurrentContext();
+  if (args.Length() < 2 || !args[0]->IsNumber() || !args[1]->IsNumber()) {
+    ThrowType(isolate, "mapFile(fd, lengthBytes) needs two numbers");
+    return;
+  }
+  int fd = static_cast<int>(args[0]->IntegerValue(context).FromJust());
+  double requested = args[1]->NumberValue(context).FromJust();
+  if (requested <= 0 || requested > 9007199254740991.0) {
+    ThrowType(isolate, "lengthBytes must be positive");
+    return;
+  }
+  size_t length = static_cast<size_t>(requested);
+  void* data = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+  if (data == MAP_FAILED) {
+    ThrowErrno(isolate, "mmap", errno);
+    return;
+  }
+  std::unique_ptr<BackingStore> store = ArrayBuffer::NewBackingStore(data, length, Unmap, nullptr);
+  args.GetReturnValue().Set(ArrayBuffer::New(isolate, std::move(store)));
 }
 
 void Msync(const FunctionCallbackInfo<Value>& args) {
@@ -194,6 +221,7 @@ void Crc32cRange(const FunctionCallbackInfo<Value>& args) {
 
 NODE_MODULE_INIT(/* exports, module, context */) {
   NODE_SET_METHOD(exports, "map", Map);
+  NODE_SET_METHOD(exports, "mapFile", MapFile);
   NODE_SET_METHOD(exports, "msync", Msync);
   NODE_SET_METHOD(exports, "lock", Lock);
   NODE_SET_METHOD(exports, "populate", Populate);
