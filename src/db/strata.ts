@@ -229,6 +229,11 @@ export class Strata {
   /** The last automatic compaction's failure; compactRange() clears it. */
   #compactionError: unknown;
   readonly #retired = new Set<LiveMemtable>();
+  #memtableOrder: {
+    mutable: LiveMemtable | undefined;
+    immutables: readonly LiveMemtable[] | undefined;
+    newestFirst: readonly LiveMemtable[];
+  } = { mutable: undefined, immutables: undefined, newestFirst: [] };
   /** Every seq at or below it is taken: the committer numbers the next batch above it. */
   #seqFloor: Seq;
   /** The FreezeMemtable in flight, if any. */
@@ -425,7 +430,7 @@ export class Strata {
   get(key: Uint8Array | string): Uint8Array | undefined {
     this.#checkOpen();
     const bytes = encodeKey(key, this.#options.maxKeyBytes);
-    return lookup(this.#view(), bytes);
+    return lookupAt(this.#memtablesNewestFirst(), this.#tables.levels, this.#lastSeq(), bytes);
   }
 
   /** A synchronous iterable of [key, value] in key order at the current seq. */
@@ -663,11 +668,28 @@ export class Strata {
   }
 
   #view(): ReadView {
-    const memtables = [this.#mutable];
-    for (let index = this.#immutables.length - 1; index >= 0; index--) {
-      memtables.push(this.#immutables[index]!);
+    return {
+      memtables: this.#memtablesNewestFirst(),
+      levels: this.#tables.levels,
+      seq: this.#lastSeq(),
+    };
+  }
+
+  /**
+   * The mutable memtable, then the frozen ones newest first. Rebuilt only when either changes
+   * (both are replaced, never changed in place), so a point read allocates no array.
+   */
+  #memtablesNewestFirst(): readonly LiveMemtable[] {
+    const cached = this.#memtableOrder;
+    if (cached.mutable === this.#mutable && cached.immutables === this.#immutables) {
+      return cached.newestFirst;
     }
-    return { memtables, levels: this.#tables.levels, seq: this.#lastSeq() };
+    const newestFirst = [this.#mutable];
+    for (let index = this.#immutables.length - 1; index >= 0; index--) {
+      newestFirst.push(this.#immutables[index]!);
+    }
+    this.#memtableOrder = { mutable: this.#mutable, immutables: this.#immutables, newestFirst };
+    return newestFirst;
   }
 
   #acquire(view: ReadView): ReadView {
@@ -875,7 +897,7 @@ export class Strata {
       result.created.id,
       Memtable.open(this.#image, headerPage, memtableOpenOptions(this.#hooks)),
     );
-    this.#immutables.push(frozen);
+    this.#immutables = [...this.#immutables, frozen];
   }
 
   async #flushOne(live: LiveMemtable): Promise<void> {
@@ -1100,15 +1122,23 @@ async function createMemtableIn(
  * filter answers most misses without reading a block.
  */
 function lookup(view: ReadView, key: Uint8Array): Uint8Array | undefined {
-  for (const live of view.memtables) {
+  return lookupAt(view.memtables, view.levels, view.seq, key);
+}
+
+function lookupAt(
+  memtables: readonly LiveMemtable[],
+  levels: LiveLevels,
+  seq: Seq,
+  key: Uint8Array,
+): Uint8Array | undefined {
+  for (let index = 0; index < memtables.length; index++) {
     // Memtable values are private copies already.
-    const entry = live.memtable.get(key, view.seq);
+    const entry = memtables[index]!.memtable.get(key, seq);
     if (entry !== undefined) return entry.kind === KIND_DELETION ? undefined : entry.value;
   }
-  const levels = view.levels;
   const level0 = levels[0] ?? [];
   for (let index = level0.length - 1; index >= 0; index--) {
-    const entry = level0[index]!.reader.get(key, view.seq);
+    const entry = level0[index]!.reader.get(key, seq);
     if (entry !== undefined) return entry.kind === KIND_DELETION ? undefined : entry.value.slice();
   }
   for (let level = 1; level < levels.length; level++) {
@@ -1117,7 +1147,7 @@ function lookup(view: ReadView, key: Uint8Array): Uint8Array | undefined {
     const index = findTable(tables, key);
     const table = tables[index];
     if (table === undefined || compareUserKeys(table.smallestUserKey, key) > 0) continue;
-    const entry = table.reader.get(key, view.seq);
+    const entry = table.reader.get(key, seq);
     if (entry !== undefined) return entry.kind === KIND_DELETION ? undefined : entry.value.slice();
   }
   return undefined;

@@ -84,9 +84,19 @@ export class BlockCache {
     return node.block;
   }
 
-  /** Caches a block, replacing any entry at the same key, then evicts down to the capacity. */
-  insert(fileNumber: number, offsetBytes: number, fingerprint: number, block: BlockReader): void {
-    const chargeBytes = block.sizeBytes + BLOCK_CACHE_ENTRY_OVERHEAD_BYTES;
+  /**
+   * Caches a block, replacing any entry at the same key, then evicts down to the capacity. It is
+   * charged `ownedBytes` (default: its size) plus the entry overhead: a block that is a view of
+   * a mapped file owns only what parsing allocated.
+   */
+  insert(
+    fileNumber: number,
+    offsetBytes: number,
+    fingerprint: number,
+    block: BlockReader,
+    ownedBytes: number = block.sizeBytes,
+  ): void {
+    const chargeBytes = ownedBytes + BLOCK_CACHE_ENTRY_OVERHEAD_BYTES;
     const existing = this.files.get(fileNumber)?.get(offsetBytes);
     if (existing !== undefined) this.remove(existing);
     if (chargeBytes > this.#capacityBytes) return; // it would only evict everything and itself
