@@ -42,6 +42,7 @@ export function renderRatioChart(chart: RatioChart): string {
   const barWidth = (groupWidth * 0.8) / Math.max(1, chart.series.length);
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="sans-serif" font-size="12">`,
+    `<title>${escapeXml(chart.title)}</title>`,
     `<rect width="${WIDTH}" height="${HEIGHT}" fill="#ffffff"/>`,
     `<text x="${WIDTH / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${escapeXml(chart.title)}</text>`,
     `<text x="${WIDTH / 2}" y="40" text-anchor="middle" fill="#555555">${escapeXml(chart.subtitle)}</text>`,
