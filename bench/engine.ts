@@ -10,7 +10,8 @@
  *   node dist/bench/engine.js --write-results   (also replaces its section of bench/RESULTS.md)
  *   STRATA_BENCH_QUICK=1 node dist/bench/engine.js
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -20,6 +21,7 @@ import { formatCount, renderMarkdownTable, renderTable } from '../src/ycsb/text-
 import { type BenchStore, openStore, type StoreName } from './engine-stores.js';
 import { measureSyncWrites, type RawFigures, type SyncFigures } from './engine-sync.js';
 import { gitCommit } from './git-commit.js';
+import { spliceSection } from './results-section.js';
 import { type TimedResult, timeConcurrent, timeSerial, timeSync } from './timed-loop.js';
 
 export interface EngineBenchReport {
@@ -374,18 +376,6 @@ function ratio(numerator: TimedResult, denominator: TimedResult): string {
   return `${(numerator.opsPerSecond / denominator.opsPerSecond).toFixed(2)}x`;
 }
 
-/** Replaces this bench's section of RESULTS.md (between the markers) or appends it. */
-export function spliceResults(path: string, markdown: string): void {
-  const current = readFileSync(path, 'utf8');
-  const begin = current.indexOf(SECTION_BEGIN);
-  const end = current.indexOf(SECTION_END);
-  const next =
-    begin >= 0 && end > begin
-      ? `${current.slice(0, begin)}${markdown}${current.slice(end + SECTION_END.length)}`
-      : `${current.trimEnd()}\n\n${markdown}\n`;
-  writeFileSync(path, next);
-}
-
 const entry = process.argv[1];
 if (entry !== undefined && import.meta.url === pathToFileURL(entry).href) {
   const quick = process.env['STRATA_BENCH_QUICK'] === '1';
@@ -394,7 +384,7 @@ if (entry !== undefined && import.meta.url === pathToFileURL(entry).href) {
   if (process.argv.includes('--write-results')) {
     if (quick) throw new Error('--write-results refuses a quick run');
     const path = join(packageRoot(), 'bench', 'RESULTS.md');
-    spliceResults(path, report.markdown);
+    spliceSection(path, { begin: SECTION_BEGIN, end: SECTION_END }, report.markdown);
     process.stderr.write(`replaced the bench/engine.ts section of ${path}\n`);
   }
 }

@@ -9,7 +9,8 @@
  *                                                   and writes bench/ycsb-core.svg)
  *   STRATA_BENCH_QUICK=1 node dist/bench/ycsb-core.js
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -25,6 +26,7 @@ import { CORE_WORKLOADS, type CoreWorkloadName } from '../src/ycsb/core-workload
 import type { KvEngineName } from '../src/ycsb/kv-engines.js';
 import { formatCount, renderMarkdownTable } from '../src/ycsb/text-table.js';
 import { gitCommit } from './git-commit.js';
+import { spliceSection } from './results-section.js';
 import { renderRatioChart } from './ycsb-core-chart.js';
 
 export const SECTION_BEGIN = '<!-- bench/ycsb-core.ts: begin -->';
@@ -235,18 +237,6 @@ function phaseOf(engine: CoreEngineResult, phase: 'load' | CoreWorkloadName): Co
   return found;
 }
 
-/** Replaces this bench's section of a results file (between the markers) or appends it. */
-export function spliceSection(path: string, markdown: string): void {
-  const current = readFileSync(path, 'utf8');
-  const begin = current.indexOf(SECTION_BEGIN);
-  const end = current.indexOf(SECTION_END);
-  const next =
-    begin >= 0 && end > begin
-      ? `${current.slice(0, begin)}${markdown}${current.slice(end + SECTION_END.length)}`
-      : `${current.trimEnd()}\n\n${markdown}\n`;
-  writeFileSync(path, next);
-}
-
 const entry = process.argv[1];
 if (entry !== undefined && import.meta.url === pathToFileURL(entry).href) {
   const quick = process.env['STRATA_BENCH_QUICK'] === '1';
@@ -261,7 +251,11 @@ if (entry !== undefined && import.meta.url === pathToFileURL(entry).href) {
   writeFileSync(join(out, 'ycsb-core.json'), `${JSON.stringify(report.result, null, 2)}\n`);
   if (process.argv.includes('--write-results')) {
     if (quick) throw new Error('--write-results refuses a quick run');
-    spliceSection(join(root, 'bench', 'RESULTS.md'), report.markdown);
+    spliceSection(
+      join(root, 'bench', 'RESULTS.md'),
+      { begin: SECTION_BEGIN, end: SECTION_END },
+      report.markdown,
+    );
     writeFileSync(join(root, 'bench', 'ycsb-core.svg'), report.svg);
     process.stderr.write(
       'replaced the bench/ycsb-core.ts section of bench/RESULTS.md and wrote bench/ycsb-core.svg\n',

@@ -8,10 +8,7 @@ import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { makeTempFolder, type TempFolder } from '../../nvm/testing/temp-folder.js';
 import { Strata, type StrataOptions } from './strata.js';
-
-const decoder = new TextDecoder();
-const text = (bytes: Uint8Array | undefined): string | undefined =>
-  bytes === undefined ? undefined : decoder.decode(bytes);
+import { text } from './testing/expect-code.js';
 
 let temp: TempFolder;
 beforeEach(() => {

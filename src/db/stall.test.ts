@@ -7,12 +7,9 @@
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { makeTempFolder, type TempFolder } from '../../nvm/testing/temp-folder.js';
 import { type CatalogFs, nodeCatalogFs } from '../catalog/catalog-fs.js';
-import { isStrataError, StrataError, type StrataErrorCode } from '../errors.js';
+import { isStrataError, StrataError } from '../errors.js';
 import { Strata } from './strata.js';
-
-const decoder = new TextDecoder();
-const text = (bytes: Uint8Array | undefined): string | undefined =>
-  bytes === undefined ? undefined : decoder.decode(bytes);
+import { expectCode, text } from './testing/expect-code.js';
 
 let temp: TempFolder;
 beforeEach(() => {
@@ -21,17 +18,6 @@ beforeEach(() => {
 afterEach(() => {
   temp.remove();
 });
-
-async function expectCode(action: () => unknown, code: StrataErrorCode): Promise<unknown> {
-  let caught: unknown;
-  try {
-    await action();
-  } catch (error) {
-    caught = error;
-  }
-  expect(isStrataError(caught, code), String(caught)).toBe(true);
-  return caught;
-}
 
 const value = (index: number): string => `value-${index}-`.padEnd(200, 'x');
 

@@ -1,12 +1,8 @@
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { makeTempFolder, type TempFolder } from '../../nvm/testing/temp-folder.js';
-import { isStrataError, type StrataErrorCode } from '../errors.js';
 import { type IteratorOptions, Strata } from './strata.js';
-
-const decoder = new TextDecoder();
-const text = (bytes: Uint8Array | undefined): string | undefined =>
-  bytes === undefined ? undefined : decoder.decode(bytes);
+import { expectCode, text } from './testing/expect-code.js';
 
 function backends(): ('emulated' | 'mapped')[] {
   return ['emulated', 'mapped'];
@@ -19,16 +15,6 @@ beforeEach(() => {
 afterEach(() => {
   temp.remove();
 });
-
-async function expectCode(action: () => unknown, code: StrataErrorCode): Promise<void> {
-  let caught: unknown;
-  try {
-    await action();
-  } catch (error) {
-    caught = error;
-  }
-  expect(isStrataError(caught, code), String(caught)).toBe(true);
-}
 
 /** The oracle's answer for an iterator: sorted keys, bounds, reverse, limit. */
 function oracleScan(oracle: Map<string, string>, options: IteratorOptions): [string, string][] {
