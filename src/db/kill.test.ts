@@ -172,7 +172,10 @@ function runChildUntil(
       for (const line of lines) record(line, reports);
       if (reports.ackedWrites >= target && child.exitCode === null) child.kill('SIGKILL');
     });
-    child.on('exit', (code, signal) => {
+    // 'close', not 'exit': only then has every line the child wrote before the kill been read
+    // (with 'exit' the last "t" lines could still sit in the pipe, and a write the child did
+    // issue would look as if it was never tried).
+    child.on('close', (code, signal) => {
       if (signal === 'SIGKILL') resolve();
       else reject(new Error(`child exited with ${code}: ${stderr}`));
     });

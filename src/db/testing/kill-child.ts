@@ -9,6 +9,7 @@
  *   t k:v k:v …   before the write is issued: these versions may reach the database
  *   a k:v k:v …   after its promise resolved: these versions were acknowledged
  */
+import { writeSync } from 'node:fs';
 import { Prng } from '../../ehash/testing/prng.js';
 import { type BatchOp, Strata, type StrataOptions } from '../strata.js';
 
@@ -72,12 +73,14 @@ async function main(dir: string, seed: number, sync: boolean): Promise<void> {
       versions.push(`${key}:${version}`);
     }
     const line = versions.join(' ');
-    process.stdout.write(`t ${line}\n`);
+    // Written out before the write is issued: process.stdout.write may queue it (the pipe is
+    // non-blocking), and a kill would then lose the line of a write the child did issue.
+    writeLine(`t ${line}\n`);
     const written = ops.length === 1 ? db.put(ops[0]!.key, ops[0]!.value!) : db.batch(ops);
     inFlight++;
     written.then(
       () => {
-        process.stdout.write(`a ${line}\n`);
+        writeLine(`a ${line}\n`);
         inFlight--;
         wake?.();
       },
@@ -88,6 +91,20 @@ async function main(dir: string, seed: number, sync: boolean): Promise<void> {
     );
     // Let the group close now and then, so groups hold many but not all writers.
     if (writeIndex % 16 === 15) await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+/** The whole line to stdout now, waiting out EAGAIN while the parent drains the pipe. */
+function writeLine(text: string): void {
+  const bytes = Buffer.from(text);
+  let done = 0;
+  // Bounded: the parent reads continuously; a stuck pipe ends the test by its timeout.
+  for (let attempt = 0; done < bytes.length && attempt < 100_000_000; attempt++) {
+    try {
+      done += writeSync(1, bytes, done);
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== 'EAGAIN') throw error;
+    }
   }
 }
 
