@@ -24,6 +24,7 @@ import type { CompactionResult, CompactionTask } from '../lsm/compaction-job.js'
 import {
   type CompactionPick,
   type LevelShape,
+  overlapsRange,
   pickCompaction,
   pickRange,
   userRange,
@@ -263,7 +264,7 @@ export class Compactor {
     let deepest = 0;
     for (let level = 0; level < levels.length; level++) {
       const files = levels[level] ?? [];
-      if (files.some((file) => overlaps(file, start, end))) deepest = level;
+      if (files.some((file) => overlapsRange(file, { start, end }))) deepest = level;
     }
     return Math.max(1, deepest);
   }
@@ -272,20 +273,9 @@ export class Compactor {
     const levels = this.#host.levels();
     for (const at of [level, level + 1]) {
       for (const file of levels[at] ?? []) {
-        if (this.#busy.has(file.fileNumber) && overlaps(file, start, end)) return true;
+        if (this.#busy.has(file.fileNumber) && overlapsRange(file, { start, end })) return true;
       }
     }
     return false;
   }
-}
-
-function overlaps(
-  file: FileMeta,
-  start: Uint8Array | undefined,
-  end: Uint8Array | undefined,
-): boolean {
-  const { smallest, largest } = userRange(file);
-  if (end !== undefined && Buffer.compare(smallest, end) > 0) return false;
-  if (start !== undefined && Buffer.compare(largest, start) < 0) return false;
-  return true;
 }

@@ -8,15 +8,15 @@
  */
 import { StrataError } from '../errors.js';
 import type { DbIterator } from '../lsm/db-iterator.js';
+import { AggregationBuffer } from '../write/aggregation-buffer.js';
 
-/** Copies of keys and values up to an eighth of this share 64 KiB slabs. */
+/** Copies of keys and values up to a quarter of this share 64 KiB slabs. */
 const COPY_SLAB_BYTES = 64 * 1024;
 
 export class StrataIterator implements Iterable<[Uint8Array, Uint8Array]> {
   readonly #inner: DbIterator;
   #release: (() => void) | undefined;
-  #slab: Uint8Array | undefined;
-  #slabUsed = 0;
+  #copies: AggregationBuffer | undefined;
 
   /** Internal: use `db.iterator()` or `snapshot.iterator()`. */
   constructor(inner: DbIterator, release: () => void) {
@@ -84,22 +84,13 @@ export class StrataIterator implements Iterable<[Uint8Array, Uint8Array]> {
   }
 
   /**
-   * A private copy: carved from this iterator's own slab (a memcpy, not an allocation per entry)
-   * unless large. Entries of one iterator may share an ArrayBuffer, as Node's pooled Buffers do;
-   * nothing ever writes a slab again.
+   * A private copy, carved from this iterator's own slabs (the write path's aggregation buffer,
+   * never detached or recycled): a memcpy, not an allocation per entry. Entries of one iterator
+   * may share an ArrayBuffer, as Node's pooled Buffers do; nothing ever writes a slab again.
    */
   #copy(bytes: Uint8Array): Uint8Array {
-    const length = bytes.length;
-    if (length > COPY_SLAB_BYTES >>> 3) return bytes.slice();
-    if (this.#slab === undefined || length > COPY_SLAB_BYTES - this.#slabUsed) {
-      this.#slab = new Uint8Array(COPY_SLAB_BYTES);
-      this.#slabUsed = 0;
-    }
-    const start = this.#slabUsed;
-    this.#slabUsed = start + length;
-    const copy = this.#slab.subarray(start, this.#slabUsed);
-    copy.set(bytes);
-    return copy;
+    this.#copies ??= new AggregationBuffer(COPY_SLAB_BYTES);
+    return this.#copies.copy(bytes);
   }
 
   #open(): DbIterator {

@@ -282,7 +282,8 @@ describe('caller buffers', () => {
         new DataView(key.buffer).setUint32(4, index);
         bytes.fill(index & 0xff);
         writes.push(db.put(key, bytes));
-        if (index % 20 === 19) await new Promise((resolve) => setImmediate(resolve));
+        // A few ms per wave, so the freeze of a full memtable lands before the next waves.
+        if (index % 20 === 19) await new Promise((resolve) => setTimeout(resolve, 3));
       }
       key.fill(0xee);
       bytes.fill(0xee);

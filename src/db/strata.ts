@@ -12,7 +12,7 @@
  *
  * Thread model: main thread only. Flushes run on the main thread in this version.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Piscina } from 'piscina';
 import { NvmImage } from '../../nvm/image.js';
@@ -21,7 +21,6 @@ import { assert } from '../assert.js';
 import { Catalog } from '../catalog/catalog.js';
 import type { CatalogFs } from '../catalog/catalog-fs.js';
 import { type FileMeta, LEVEL_COUNT } from '../catalog/catalog-state.js';
-import { tableFileName } from '../catalog/file-names.js';
 import { CommitFlush } from '../catalog/operations/commit-flush.js';
 import { CreateMemtable } from '../catalog/operations/create-memtable.js';
 import { FreezeMemtable } from '../catalog/operations/freeze-memtable.js';
@@ -346,16 +345,8 @@ export class Strata {
           if (meta.state === 'mutable') mutable = live;
           else immutables.push(live);
         }
-        for (const file of snapshot.levels.flat()) {
-          const path = join(catalog.dir, tableFileName(file.fileNumber));
-          if (!existsSync(path)) {
-            throw new StrataError(
-              'ERR_CORRUPT',
-              `the catalog in ${catalog.dir} lists ${tableFileName(file.fileNumber)}, which is missing`,
-            );
-          }
-          seqFloor = Math.max(seqFloor, file.seqMax);
-        }
+        for (const file of snapshot.levels.flat()) seqFloor = Math.max(seqFloor, file.seqMax);
+        // A listed table that is missing is ERR_CORRUPT naming it (TableSet.open).
         tables = TableSet.open(catalog.dir, cache, snapshot.levels);
         await catalog.finishRecovery();
         Memtable.reclaimOrphans(image, new Set(snapshot.memtables.map((meta) => meta.locator)));

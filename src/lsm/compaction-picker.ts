@@ -207,7 +207,7 @@ function unionRange(files: readonly FileMeta[]): { start: Uint8Array; end: Uint8
 }
 
 /** Whether the table's user keys meet [start, end] (either bound may be open). */
-function overlapsRange(
+export function overlapsRange(
   file: FileMeta,
   range: { start: Uint8Array | undefined; end: Uint8Array | undefined },
 ): boolean {

@@ -74,8 +74,7 @@ export class MemtableIterator {
 
   /** A copy of the current user key. Requires: valid(). */
   key(): Uint8Array {
-    const start = nodeKeyStart(this.view.words, this.currentNode());
-    return this.view.bytes.slice(start, start + nodeKeyLength(this.view.words, this.node));
+    return this.keyView().slice();
   }
 
   /** Requires: valid(). */
@@ -107,10 +106,7 @@ export class MemtableIterator {
 
   /** A copy of the current value (empty for a deletion). Requires: valid(). */
   value(): Uint8Array {
-    const node = this.currentNode();
-    const start = nodeKeyStart(this.view.words, node) + nodeKeyLength(this.view.words, node);
-    const length = this.view.words[(node >>> 2) + R_VALUE_LENGTH]!;
-    return this.view.bytes.slice(start, start + length);
+    return this.valueView().slice();
   }
 
   /** Whether the current entry's user key equals `userKey`. Requires: valid(). */

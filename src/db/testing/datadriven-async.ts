@@ -6,9 +6,9 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { expect } from 'vitest';
-import { type DataDrivenCase, parseDataDriven } from '../../sst/testing/datadriven.js';
+import { type DataDrivenCase, parseDataDriven, renderCase } from '../../sst/testing/datadriven.js';
 
-const SEPARATOR = '----';
+const _SEPARATOR = '----';
 
 export async function runDataDrivenAsync(
   path: string,
@@ -30,16 +30,4 @@ export async function runDataDrivenAsync(
     rendered.push(renderCase(segment, actual));
   }
   if (update) writeFileSync(path, `${rendered.join('\n')}\n`);
-}
-
-/** As the synchronous runner renders a case (that one is not exported). */
-function renderCase(testCase: DataDrivenCase, actual: string): string {
-  const header = [testCase.command, ...testCase.tokens].join(' ');
-  const input = testCase.input === '' ? [] : [testCase.input];
-  const body = /\n\s*\n/.test(actual)
-    ? [SEPARATOR, SEPARATOR, actual, SEPARATOR, SEPARATOR]
-    : actual === ''
-      ? [SEPARATOR]
-      : [SEPARATOR, actual];
-  return [header, ...input, ...body].join('\n');
 }

@@ -127,7 +127,8 @@ function normalizeOutput(output: string): string {
   return output.replace(/\s+$/, '');
 }
 
-function renderCase(testCase: DataDrivenCase, actual: string): string {
+/** A case as the data file holds it, with `actual` as its expected output. */
+export function renderCase(testCase: DataDrivenCase, actual: string): string {
   const header = [testCase.command, ...testCase.tokens].join(' ');
   const input = testCase.input === '' ? [] : [testCase.input];
   const body = /\n\s*\n/.test(actual)
