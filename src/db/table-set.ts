@@ -14,7 +14,7 @@ import type { FileMeta } from '../catalog/catalog-state.js';
 import { tableFileName } from '../catalog/file-names.js';
 import { StrataError } from '../errors.js';
 import type { LevelTable } from '../lsm/level-source.js';
-import { type BlockCache, nextBlockCacheId } from '../sst/block-cache.js';
+import type { BlockCache } from '../sst/block-cache.js';
 import { userKeyOf } from '../sst/internal-key.js';
 import { TableReader } from '../sst/table-reader.js';
 
@@ -109,7 +109,6 @@ export class TableSet {
       } catch (error) {
         errors.push(error);
       }
-      this.#cache.evictFile(table.reader.cacheId);
     }
     this.#retired.clear();
     return errors;
@@ -119,7 +118,6 @@ export class TableSet {
     if (!table.retired || table.refs > 0 || table.closed) return;
     table.closed = true;
     this.#retired.delete(table);
-    this.#cache.evictFile(table.reader.cacheId);
     table.reader.close();
   }
 
@@ -130,7 +128,6 @@ export class TableSet {
       reader = TableReader.open(path, {
         fileNumber: meta.fileNumber,
         cache: this.#cache,
-        cacheId: nextBlockCacheId(),
       });
     } catch (error) {
       if (error instanceof StrataError && error.code === 'ERR_IO' && isMissing(error)) {

@@ -84,7 +84,10 @@ export function compactTables(task: CompactionTask): CompactionResult {
   try {
     let bytesRead = 0;
     for (const input of task.inputs) {
-      const reader = TableReader.open(input.path, { fileNumber: input.fileNumber });
+      const reader = TableReader.open(input.path, {
+        fileNumber: input.fileNumber,
+        fillCache: false,
+      });
       readers.push(reader);
       bytesRead += reader.properties.fileSizeBytes;
     }

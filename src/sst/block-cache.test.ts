@@ -1,7 +1,12 @@
 import { afterAll, describe, expect, test } from 'vitest';
 import { makeTempFolder } from '../../nvm/testing/temp-folder.js';
 import { BlockBuilder } from './block-builder.js';
-import { BLOCK_CACHE_ENTRY_OVERHEAD_BYTES, BlockCache, defaultBlockCache } from './block-cache.js';
+import {
+  BLOCK_CACHE_ENTRY_OVERHEAD_BYTES,
+  BlockCache,
+  defaultBlockCache,
+  nextBlockCacheId,
+} from './block-cache.js';
 import { BlockReader } from './block-reader.js';
 import { encodeInternalKey, userKeyOf } from './internal-key.js';
 import { TableReader } from './table-reader.js';
@@ -100,25 +105,29 @@ describe('block cache', () => {
     expect(none.lookup(1, 0, 1)).toBeUndefined();
   });
 
-  test('readers share the cache: repeated and second-reader lookups hit', () => {
+  test('readers given one cache id share blocks: repeated and second-reader lookups hit', () => {
     const path = folder.file('shared.sst');
     const entries = Array.from({ length: 100 }, (_, index) =>
       entry(`key${String(index).padStart(3, '0')}`, 1, 1, 'v'.repeat(50)),
     );
     const properties = buildTable(path, entries, { blockSizeBytes: 512 });
     const cache = new BlockCache({ capacityBytes: 1 << 20 });
-    const first = TableReader.open(path, { fileNumber: 42, cache });
+    const cacheId = nextBlockCacheId();
+    const first = TableReader.open(path, { fileNumber: 42, cache, cacheId });
     for (const item of entries) first.get(userKeyOf(item.key), 1);
     const afterFirst = cache.stats();
     expect(afterFirst.missCount).toBe(properties.dataBlockCount);
     expect(afterFirst.hitCount).toBe(entries.length - properties.dataBlockCount);
-    const second = TableReader.open(path, { fileNumber: 42, cache });
+    const second = TableReader.open(path, { fileNumber: 42, cache, cacheId });
     const iterator = second.iterator();
     for (iterator.seekFirst(); iterator.valid(); iterator.next()) iterator.value();
     expect(cache.stats().missCount).toBe(properties.dataBlockCount);
     expect(cache.stats().entryCount).toBe(properties.dataBlockCount);
     first.close();
     second.close();
+    // Readers given an id leave the blocks cached for whoever else holds the id.
+    expect(cache.stats().entryCount).toBe(properties.dataBlockCount);
+    expect(cache.evictFile(cacheId)).toBe(properties.dataBlockCount);
     expect(defaultBlockCache.capacityBytes).toBe(32 << 20);
   });
 });

@@ -1,17 +1,19 @@
 /**
- * An LRU of parsed data blocks, bounded by bytes and keyed by (file number, block offset), so
+ * An LRU of parsed data blocks, bounded by bytes and keyed by (reader cache id, block offset), so
  * every reader of a thread shares one budget. Synchronous; nothing here does I/O.
  *
- *   files: Map<fileNumber, Map<offsetBytes, node>>          lookups: two small-integer map gets
+ *   files: Map<cacheId, Map<offsetBytes, node>>             lookups: two small-integer map gets
  *   recency list:  head (sentinel) <-> newest <-> ... <-> oldest <-> head      evict from oldest
  *
  * Cached blocks are immutable and every block gets its own freshly read buffer, which the cache
  * never reuses: a view of a block's bytes (a value returned by get) stays correct after the block
  * is evicted; eviction only drops the cache's reference.
  *
- * Each entry also carries the table's fingerprint (its footer CRC). File numbers are never reused
- * by the catalog, but if one were (a test, a restored backup), a lookup with the new table's
- * fingerprint misses instead of returning the old table's block.
+ * Each open reader has its own cache id (`nextBlockCacheId`), never its file number: every
+ * database numbers its files from 1, and one thread (a pool worker compacting for several
+ * databases, an application with two) reads many of them, so file 7 of one database must not hit
+ * file 7 of another's blocks. A reader evicts its blocks when it closes. Each entry also carries
+ * the table's fingerprint (its footer CRC), a second guard for a caller that passes an id twice.
  *
  * Thread model: a cache belongs to the thread that made it. Worker threads load their own copy of
  * this module, so each has its own `defaultBlockCache`; blocks are never shared across threads.

@@ -15,7 +15,7 @@
  */
 import { assert } from '../assert.js';
 import { StrataError } from '../errors.js';
-import { type BlockCache, defaultBlockCache } from './block-cache.js';
+import { type BlockCache, defaultBlockCache, nextBlockCacheId } from './block-cache.js';
 import { decodeBlockHandle } from './block-handle.js';
 import type { BlockIterator } from './block-iterator.js';
 import { BlockReader } from './block-reader.js';
@@ -37,15 +37,21 @@ import { type DataBlockSource, TableIterator } from './table-iterator.js';
 import { decodeTableProperties, type TableProperties } from './table-properties.js';
 
 export interface TableReaderOptions {
-  /** The catalog's number for this file: the block cache key, never reused for another table. */
+  /** The catalog's number for this file (names it in errors and stats). */
   readonly fileNumber: number;
   /** Defaults to this thread's `defaultBlockCache`. */
   readonly cache?: BlockCache;
   /**
-   * This table's key in the cache; default `fileNumber`. Databases that share one cache number
-   * their tables independently, so each passes ids unique in the thread (`nextBlockCacheId`).
+   * This reader's key in the cache; default a fresh `nextBlockCacheId()`, unique in the thread.
+   * Never the file number: every database of a thread (and every database a pool worker
+   * compacts for) numbers its files from 1, so file numbers collide across databases.
    */
   readonly cacheId?: number;
+  /**
+   * false: read blocks without caching them (a compaction reads each block once and would only
+   * push hot blocks out). Default true.
+   */
+  readonly fillCache?: boolean;
 }
 
 export interface TableGetResult {
@@ -66,6 +72,9 @@ export class TableReader {
   private readonly file: TableFile;
   private readonly filter: BloomFilter;
   private readonly cache: BlockCache;
+  /** The id was made for this reader, so close() evicts its blocks: no one else can look them up. */
+  private readonly ownsCacheId: boolean;
+  private readonly fillCache: boolean;
   /** The footer CRC: tells this table's cached blocks apart from another's with the same number. */
   private readonly fingerprint: number;
   /** Data blocks lie in [0, dataEndBytes); the filter block starts there. */
@@ -97,8 +106,10 @@ export class TableReader {
     this.path = parts.file.path;
     this.file = parts.file;
     this.fileNumber = parts.options.fileNumber;
-    this.cacheId = parts.options.cacheId ?? parts.options.fileNumber;
+    this.ownsCacheId = parts.options.cacheId === undefined;
+    this.cacheId = parts.options.cacheId ?? nextBlockCacheId();
     this.cache = parts.options.cache ?? defaultBlockCache;
+    this.fillCache = parts.options.fillCache ?? true;
     this.fingerprint = parts.footer.crc;
     this.dataEndBytes = parts.footer.filter.offsetBytes;
     this.index = parts.index;
@@ -193,8 +204,12 @@ export class TableReader {
     return new TableIterator(this.blockSource);
   }
 
-  /** Closes the file. Idempotent; later calls throw ERR_CLOSED. Cached blocks stay cached. */
+  /**
+   * Closes the file. Idempotent; later calls throw ERR_CLOSED. A reader that made its own cache id
+   * evicts its blocks; one given an id leaves them to whoever shares it.
+   */
   close(): void {
+    if (this.ownsCacheId && !this.file.closed) this.cache.evictFile(this.cacheId);
     this.file.close();
   }
 
@@ -221,9 +236,10 @@ export class TableReader {
           `outside the data region [0, ${this.dataEndBytes})`,
       );
     }
+    const location = { path: this.path, offsetBytes: handle.offsetBytes };
+    if (!this.fillCache) return BlockReader.parse(this.file.readBlock(handle, location), location);
     const cached = this.cache.lookup(this.cacheId, handle.offsetBytes, this.fingerprint);
     if (cached !== undefined) return cached;
-    const location = { path: this.path, offsetBytes: handle.offsetBytes };
     const block = BlockReader.parse(this.file.readBlock(handle, location), location);
     // A block of a mapped file is a view of the page cache: caching it costs only its parsed
     // restart array, so that is what it is charged.

@@ -220,6 +220,63 @@ describe('table round trip', () => {
     });
   });
 
+  test('two tables with one file number and one layout never read each other through the cache', () => {
+    // Two databases both have a file 7; a pool worker (or one application) reads both. Equal key
+    // and value lengths give equal block offsets and an equal footer, so only the reader's own
+    // cache id tells their blocks apart.
+    const build = (name: string, letter: string): string => {
+      const path = folder.file(name);
+      const entries = Array.from({ length: 50 }, (_, index) =>
+        entry(
+          `k${String(index).padStart(3, '0')}`,
+          1,
+          KIND_VALUE,
+          `${letter}-${index}`.padEnd(20, letter),
+        ),
+      );
+      buildTable(path, entries, { blockSizeBytes: 256 });
+      return path;
+    };
+    const first = TableReader.open(build('db-a-7.sst', 'a'), { fileNumber: 7 });
+    const second = TableReader.open(build('db-b-7.sst', 'b'), { fileNumber: 7 });
+    const noCache = TableReader.open(build('db-c-7.sst', 'c'), { fileNumber: 7, fillCache: false });
+    try {
+      const key = new TextEncoder().encode('k010');
+      const read = (reader: TableReader): string =>
+        new TextDecoder().decode(reader.get(key, 1)?.value);
+      expect(read(first)).toBe('a-10'.padEnd(20, 'a'));
+      expect(read(second)).toBe('b-10'.padEnd(20, 'b'));
+      expect(read(noCache)).toBe('c-10'.padEnd(20, 'c'));
+      expect(read(first)).toBe('a-10'.padEnd(20, 'a'));
+      const firstIds = first.cacheId;
+      expect(second.cacheId).not.toBe(firstIds);
+      expect(noCache.cacheId).not.toBe(firstIds);
+    } finally {
+      first.close();
+      second.close();
+      noCache.close();
+    }
+  });
+
+  test('a reader evicts the blocks it cached when it closes', () => {
+    const path = folder.file('evict-on-close.sst');
+    const entries = Array.from({ length: 100 }, (_, index) =>
+      entry(`k${String(index).padStart(3, '0')}`, 1, KIND_VALUE, `value-${index}`),
+    );
+    buildTable(path, entries, { blockSizeBytes: 128 });
+    const cache = new BlockCache({ capacityBytes: 1 << 20 });
+    const reader = TableReader.open(path, { fileNumber: nextFileNumber++, cache });
+    for (const item of entries) reader.get(userKeyOf(item.key), 1);
+    expect(cache.stats().entryCount).toBeGreaterThan(1);
+    reader.close();
+    expect(cache.stats().entryCount).toBe(0);
+    // A reader given an id shares it: its blocks stay for the others.
+    const shared = TableReader.open(path, { fileNumber: 1, cache, cacheId: 12345 });
+    shared.get(userKeyOf(entries[0]!.key), 1);
+    shared.close();
+    expect(cache.stats().entryCount).toBe(1);
+  });
+
   test('writer: refuses to overwrite, abandons, checks options and order', () => {
     const path = folder.file('writer.sst');
     writeFileSync(path, 'occupied');
