@@ -155,4 +155,5 @@ export {
   type FreezeMemtableResult,
 } from './operations/freeze-memtable.js';
 export type { CatalogOperation } from './operations/operation.js';
+export { RemoveBlobFiles, type RemoveBlobFilesInput } from './operations/remove-blob-files.js';
 export type { TableProperties } from './operations/table-properties.js';

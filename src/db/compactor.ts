@@ -220,7 +220,7 @@ export class Compactor {
     }));
     const inputs = pick.inputs.map((file) => ({ level: file.level, fileNumber: file.fileNumber }));
     await this.#commit(
-      { inputs, outputs },
+      { inputs, outputs, blobGarbage: result.blobGarbage },
       outputs.map((output) => output.tempPath),
     );
     this.#counters.compactions++;

@@ -8,20 +8,26 @@
  */
 import { StrataError } from '../errors.js';
 import type { DbIterator } from '../lsm/db-iterator.js';
+import { KIND_BLOB_REFERENCE } from '../sst/internal-key.js';
 import { AggregationBuffer } from '../write/aggregation-buffer.js';
+
+/** Reads the value an encoded blob reference names (a fresh array the caller may keep). */
+export type ResolveBlob = (encodedRef: Uint8Array) => Uint8Array;
 
 /** Copies of keys and values up to a quarter of this share 64 KiB slabs. */
 const COPY_SLAB_BYTES = 64 * 1024;
 
 export class StrataIterator implements Iterable<[Uint8Array, Uint8Array]> {
   readonly #inner: DbIterator;
+  readonly #resolveBlob: ResolveBlob;
   #release: (() => void) | undefined;
   #copies: AggregationBuffer | undefined;
 
   /** Internal: use `db.iterator()` or `snapshot.iterator()`. */
-  constructor(inner: DbIterator, release: () => void) {
+  constructor(inner: DbIterator, release: () => void, resolveBlob: ResolveBlob) {
     this.#inner = inner;
     this.#release = release;
+    this.#resolveBlob = resolveBlob;
   }
 
   get closed(): boolean {
@@ -37,9 +43,10 @@ export class StrataIterator implements Iterable<[Uint8Array, Uint8Array]> {
     return this.#copy(this.#open().key());
   }
 
-  /** A copy of the current value. Requires: valid(). */
+  /** A copy of the current value (read from its blob file if it lives in one). Requires: valid(). */
   value(): Uint8Array {
-    return this.#copy(this.#open().value());
+    const inner = this.#open();
+    return this.#valueOf(inner.kind(), inner.value());
   }
 
   seekFirst(): void {
@@ -77,7 +84,7 @@ export class StrataIterator implements Iterable<[Uint8Array, Uint8Array]> {
   *[Symbol.iterator](): Iterator<[Uint8Array, Uint8Array]> {
     const inner = this.#open();
     try {
-      for (const [key, value] of inner) yield [this.#copy(key), this.#copy(value)];
+      for (const [key, value] of inner) yield [this.#copy(key), this.#valueOf(inner.kind(), value)];
     } finally {
       this.close();
     }
@@ -91,6 +98,10 @@ export class StrataIterator implements Iterable<[Uint8Array, Uint8Array]> {
   #copy(bytes: Uint8Array): Uint8Array {
     this.#copies ??= new AggregationBuffer(COPY_SLAB_BYTES);
     return this.#copies.copy(bytes);
+  }
+
+  #valueOf(kind: number, stored: Uint8Array): Uint8Array {
+    return kind === KIND_BLOB_REFERENCE ? this.#resolveBlob(stored) : this.#copy(stored);
   }
 
   #open(): DbIterator {

@@ -4,6 +4,7 @@
  * ERR_VALUE_TOO_LARGE for the size limits, ERR_INVALID_ARGUMENT for everything else.
  */
 import type { NvmBackendKind } from '../../nvm/types.js';
+import { RESERVE_POLICY_DEFAULT, type ReservePolicy } from '../blob/reserve-policy.js';
 import { StrataError } from '../errors.js';
 
 export interface StrataOptions {
@@ -55,6 +56,32 @@ export interface StrataOptions {
    * once. 0 compacts on the main thread (one at a time). Default 1.
    */
   readonly compactionThreads?: number;
+  /**
+   * Values of at least this many bytes are stored in blob files, the tree keeping a small
+   * reference (key-value separation). Default 16 KiB; `Infinity` keeps every value inline.
+   */
+  readonly minBlobSize?: number;
+  /** A new blob file is started once the current one passes this many bytes. Default 256 MiB. */
+  readonly blobFileSize?: number;
+  /**
+   * Free space reserved after each blob for in-place appends: `ratio` × its size, clamped to
+   * [minBytes, maxBytes]. Default { ratio: 0.25, minBytes: 4 KiB, maxBytes: 64 MiB }. A value an
+   * append moves (its reserve ran out) gets `appendRatio` × its new size instead (default 2),
+   * so a value that keeps growing is rewritten ever more rarely.
+   */
+  readonly blobReserve?: {
+    ratio?: number;
+    minBytes?: number;
+    maxBytes?: number;
+    appendRatio?: number;
+  };
+  /** Blob GC rewrites a blob file once this share of its bytes is garbage. Default 0.5. */
+  readonly blobGcGarbageRatio?: number;
+  /**
+   * Cap on blob space amplification (blob bytes ÷ live blob bytes): above it, GC also takes the
+   * files with the most garbage below `blobGcGarbageRatio`. Default 2.
+   */
+  readonly maxBlobSpaceAmplification?: number;
 }
 
 export interface ResolvedOptions {
@@ -74,6 +101,12 @@ export interface ResolvedOptions {
   readonly levelSizeMultiplier: number;
   readonly targetFileSize: number;
   readonly compactionThreads: number;
+  readonly minBlobSize: number;
+  readonly blobFileSize: number;
+  readonly blobReserve: ReservePolicy;
+  readonly blobAppendReserveRatio: number;
+  readonly blobGcGarbageRatio: number;
+  readonly maxBlobSpaceAmplification: number;
 }
 
 export const MEMTABLE_SIZE_DEFAULT = 64 * 1024 * 1024;
@@ -82,6 +115,10 @@ export const MAX_VALUE_BYTES_DEFAULT = 16 * 1024 * 1024;
 export const BLOCK_CACHE_BYTES_DEFAULT = 32 * 1024 * 1024;
 export const FLUSH_THREADS_DEFAULT = 1;
 export const MAX_FROZEN_MEMTABLES_DEFAULT = 2;
+export const MIN_BLOB_SIZE_DEFAULT = 16 * 1024;
+export const BLOB_FILE_SIZE_DEFAULT = 256 * 1024 * 1024;
+/** The reserve ratio of a value that an append moved to a new blob (see StrataOptions). */
+const APPEND_RESERVE_RATIO = 2;
 /** A memtable's seqs must stay below its base + 2^32; this bound keeps far away from that. */
 const MEMTABLE_SIZE_MAX = 2 ** 32;
 
@@ -112,6 +149,11 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     'levelSizeMultiplier',
     'targetFileSize',
     'compactionThreads',
+    'minBlobSize',
+    'blobFileSize',
+    'blobReserve',
+    'blobGcGarbageRatio',
+    'maxBlobSpaceAmplification',
   ]);
   for (const name of Object.keys(given)) {
     if (!known.has(name)) throw invalid(`unknown option ${JSON.stringify(name)}`);
@@ -135,7 +177,17 @@ export function resolveOptions(options: unknown): ResolvedOptions {
         `${l0CompactionTrigger}, ${l0SlowdownTrigger}, ${l0StopTrigger}`,
     );
   }
+  const minBlobSize = given.minBlobSize ?? MIN_BLOB_SIZE_DEFAULT;
+  if (minBlobSize !== Number.POSITIVE_INFINITY && !isIntegerIn(minBlobSize, 1, 2 ** 40)) {
+    throw invalid('options.minBlobSize must be an integer >= 1 or Infinity');
+  }
+  const reserve = resolveReserve(given.blobReserve);
   return {
+    ...reserve,
+    minBlobSize: minBlobSize as number,
+    blobFileSize: integerOption(given, 'blobFileSize', BLOB_FILE_SIZE_DEFAULT, 4096, 2 ** 40),
+    blobGcGarbageRatio: ratioOption(given, 'blobGcGarbageRatio', 0.5, 0.01, 1),
+    maxBlobSpaceAmplification: ratioOption(given, 'maxBlobSpaceAmplification', 2, 1.01, 1000),
     l0CompactionTrigger,
     l0SlowdownTrigger,
     l0StopTrigger,
@@ -161,16 +213,79 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   };
 }
 
+function resolveReserve(given: unknown): {
+  blobReserve: ReservePolicy;
+  blobAppendReserveRatio: number;
+} {
+  if (given === undefined) {
+    return { blobReserve: RESERVE_POLICY_DEFAULT, blobAppendReserveRatio: APPEND_RESERVE_RATIO };
+  }
+  if (typeof given !== 'object' || given === null) {
+    throw invalid('options.blobReserve must be an object');
+  }
+  const fields = given as Record<string, unknown>;
+  for (const name of Object.keys(fields)) {
+    if (!['ratio', 'minBytes', 'maxBytes', 'appendRatio'].includes(name)) {
+      throw invalid(`unknown option blobReserve.${name}`);
+    }
+  }
+  const ratio = ratioOption(fields, 'ratio', RESERVE_POLICY_DEFAULT.ratio, 0, 100, 'blobReserve.');
+  const minBytes = integerOption(
+    fields,
+    'minBytes',
+    RESERVE_POLICY_DEFAULT.minBytes,
+    0,
+    2 ** 40,
+    'blobReserve.',
+  );
+  const maxBytes = integerOption(
+    fields,
+    'maxBytes',
+    RESERVE_POLICY_DEFAULT.maxBytes,
+    0,
+    2 ** 40,
+    'blobReserve.',
+  );
+  if (minBytes > maxBytes) throw invalid('options.blobReserve needs minBytes <= maxBytes');
+  return {
+    blobReserve: { ratio, minBytes, maxBytes },
+    blobAppendReserveRatio: ratioOption(
+      fields,
+      'appendRatio',
+      APPEND_RESERVE_RATIO,
+      0,
+      100,
+      'blobReserve.',
+    ),
+  };
+}
+
+function ratioOption(
+  given: Record<string, unknown>,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+  prefix = '',
+): number {
+  const value = given[name] ?? fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    throw invalid(`options.${prefix}${name} must be a number in [${min}, ${max}]`);
+  }
+  return value;
+}
+
 function integerOption(
   given: Record<string, unknown>,
   name: string,
   fallback: number,
   min: number,
   max: number,
+  prefix = '',
 ): number {
   const value = given[name] ?? fallback;
   if (!isIntegerIn(value, min, max)) {
-    throw invalid(`options.${name} must be an integer in [${min}, ${max}]`);
+    throw invalid(`options.${prefix}${name} must be an integer in [${min}, ${max}]`);
   }
   return value;
 }

@@ -18,6 +18,8 @@ import { Piscina } from 'piscina';
 import { NvmImage } from '../../nvm/image.js';
 import type { NvmOpenOptions } from '../../nvm/types.js';
 import { assert } from '../assert.js';
+import { encodeBlobRef } from '../blob/blob-ref.js';
+import { capacityFor } from '../blob/reserve-policy.js';
 import { Catalog } from '../catalog/catalog.js';
 import type { CatalogFs } from '../catalog/catalog-fs.js';
 import { type FileMeta, LEVEL_COUNT } from '../catalog/catalog-state.js';
@@ -48,11 +50,18 @@ import { type BlockCache, defaultBlockCache } from '../sst/block-cache.js';
 import {
   compareInternalKeys,
   compareUserKeys,
+  KIND_BLOB_REFERENCE,
   KIND_DELETION,
+  KIND_VALUE,
   type Seq,
 } from '../sst/internal-key.js';
-import { type GroupCommitTarget, GroupCommitter } from '../write/group-commit.js';
-import type { WriteOp } from '../write/write-op.js';
+import {
+  type GroupCommitTarget,
+  GroupCommitter,
+  type WriteOptions,
+} from '../write/group-commit.js';
+import type { EncodedOp, WriteOp } from '../write/write-op.js';
+import { BlobStore, type BlobStoreStats } from './blob-store.js';
 import { type CompactionStats, Compactor, type CompactorHost } from './compactor.js';
 import { StrataIterator } from './iterator.js';
 import {
@@ -98,7 +107,7 @@ export interface LevelStats {
   readonly bytes: number;
 }
 
-export interface StrataStats extends CompactionStats {
+export interface StrataStats extends CompactionStats, BlobStoreStats {
   /** Live memtables: 1 mutable + the frozen ones not flushed yet. */
   readonly memtables: number;
   /** Frozen memtables waiting for (or in) their flush. */
@@ -191,6 +200,9 @@ interface LiveMemtable {
 }
 
 /** A write held back until a flush makes room; `start` hands it to the committer. */
+/** An append retries this often when concurrent writes to its key keep invalidating it. */
+const APPEND_ATTEMPTS = 16;
+
 interface StalledWrite {
   readonly start: () => void;
   readonly fail: (error: unknown) => void;
@@ -212,6 +224,11 @@ export class Strata {
   readonly #catalog: Catalog;
   readonly #cache: BlockCache;
   readonly #committer: GroupCommitter;
+  readonly #blobs: BlobStore;
+  /** Set while the first blob file is created: every write waits behind it, in order. */
+  #blobGate: Promise<void> | undefined;
+  /** The running append of each key (latin1 of its bytes): appends to one key go one by one. */
+  readonly #appending = new Map<string, Promise<unknown>>();
   #mutable: LiveMemtable;
   /** Frozen, not yet flushed; oldest first. */
   #immutables: LiveMemtable[];
@@ -266,6 +283,7 @@ export class Strata {
     immutables: LiveMemtable[];
     tables: TableSet;
     seqFloor: Seq;
+    blobs: BlobStore;
   }) {
     this.dir = parts.dir;
     this.#options = parts.options;
@@ -287,7 +305,11 @@ export class Strata {
         return lastSeq();
       },
     };
-    this.#committer = new GroupCommitter(target);
+    this.#blobs = parts.blobs;
+    this.#committer = new GroupCommitter(target, {
+      // Power-loss durability needs the blob bytes durable before the reference that names them.
+      separate: (records, sync) => this.#blobs.separate(records, sync || this.#options.sync),
+    });
     this.#compactor = new Compactor(this.#compactorHost(), {
       shape: levelShapeOf(this.#options),
       targetFileBytes: this.#options.targetFileSize,
@@ -317,6 +339,7 @@ export class Strata {
     const opened: Memtable[] = [];
     let tables: TableSet | undefined;
     let catalog: Catalog | undefined;
+    let blobs: BlobStore | undefined;
     try {
       // The catalog changes nothing on disk until every memtable and table it lists opened, so a
       // catalog that disagrees with the image (a damaged manifest) fails open deleting nothing.
@@ -349,6 +372,11 @@ export class Strata {
         // A listed table that is missing is ERR_CORRUPT naming it (TableSet.open).
         tables = TableSet.open(catalog.dir, cache, snapshot.levels);
         await catalog.finishRecovery();
+        blobs = BlobStore.open(catalog.dir, catalog, {
+          minBlobSize: resolved.minBlobSize,
+          blobFileSize: resolved.blobFileSize,
+          reserve: resolved.blobReserve,
+        });
         Memtable.reclaimOrphans(image, new Set(snapshot.memtables.map((meta) => meta.locator)));
       } finally {
         snapshot.release();
@@ -375,6 +403,7 @@ export class Strata {
         immutables,
         tables,
         seqFloor,
+        blobs,
       });
       db.#compactor.schedule();
       // Frozen memtables left by an earlier run get flushed now, in the background.
@@ -383,6 +412,7 @@ export class Strata {
     } catch (error) {
       // Release everything, whatever fails on the way: the open's own error is the one to report.
       if (tables !== undefined) tables.close();
+      blobs?.close();
       for (const memtable of opened) ignoreError(() => memtable.close());
       if (catalog !== undefined) await catalog.close().catch(() => undefined);
       ignoreError(() => image.close());
@@ -421,7 +451,139 @@ export class Strata {
   get(key: Uint8Array | string): Uint8Array | undefined {
     this.#checkOpen();
     const bytes = encodeKey(key, this.#options.maxKeyBytes);
-    return lookupAt(this.#memtablesNewestFirst(), this.#tables.levels, this.#lastSeq(), bytes);
+    const stored = lookupAt(
+      this.#memtablesNewestFirst(),
+      this.#tables.levels,
+      this.#lastSeq(),
+      bytes,
+    );
+    return stored !== undefined && storedKind === KIND_BLOB_REFERENCE
+      ? this.#blobs.read(stored)
+      : stored;
+  }
+
+  /**
+   * Reads `length` bytes of the value of `key` from byte `offset` (fewer at its end), without
+   * reading the rest when the value lives in a blob file; undefined when the key is absent.
+   * Unlike get(), a ranged read of a blob is not checksummed (that needs the whole value).
+   */
+  getRange(key: Uint8Array | string, offset: number, length: number): Uint8Array | undefined {
+    this.#checkOpen();
+    const bytes = encodeKey(key, this.#options.maxKeyBytes);
+    if (!Number.isSafeInteger(offset) || offset < 0)
+      throw invalid('offset must be an integer >= 0');
+    if (!Number.isSafeInteger(length) || length < 0)
+      throw invalid('length must be an integer >= 0');
+    const stored = lookupAt(
+      this.#memtablesNewestFirst(),
+      this.#tables.levels,
+      this.#lastSeq(),
+      bytes,
+    );
+    if (stored === undefined) return undefined;
+    if (storedKind === KIND_BLOB_REFERENCE) return this.#blobs.readRange(stored, offset, length);
+    return stored.slice(Math.min(offset, stored.length), Math.min(offset + length, stored.length));
+  }
+
+  /**
+   * Appends `bytes` to the value of `key` (creating it when absent). A value in a blob file with
+   * room left in its reserve is extended in place: only the new bytes and a new reference are
+   * written. Otherwise (no room, an inline value, a blob file retired by GC, or a concurrent
+   * write to the key) the value is rewritten into a new blob with a larger reserve. Appends to
+   * one key run one at a time, in call order; appends to different keys run in parallel.
+   */
+  append(key: Uint8Array | string, bytes: Uint8Array | string): Promise<void> {
+    let keyBytes: Uint8Array;
+    let appended: Uint8Array;
+    try {
+      this.#checkOpen();
+      keyBytes = encodeKey(key, this.#options.maxKeyBytes).slice();
+      appended = encodeValue(bytes, this.#options.maxValueBytes, 'bytes').slice();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const id = Buffer.from(keyBytes.buffer, keyBytes.byteOffset, keyBytes.length).toString(
+      'latin1',
+    );
+    const previous = this.#appending.get(id);
+    const start = (): Promise<void> => this.#appendNow(keyBytes, appended);
+    const run = previous === undefined ? start() : previous.then(start, start);
+    this.#appending.set(id, run);
+    const forget = (): void => {
+      if (this.#appending.get(id) === run) this.#appending.delete(id);
+    };
+    run.then(forget, forget);
+    return run;
+  }
+
+  async #appendNow(key: Uint8Array, bytes: Uint8Array): Promise<void> {
+    for (let attempt = 0; attempt < APPEND_ATTEMPTS; attempt++) {
+      this.#checkOpen();
+      const read = this.#readStored(key);
+      // Committed only if the key still holds exactly what was read (the version check).
+      const select = (ops: readonly EncodedOp[]): readonly EncodedOp[] =>
+        this.#storedIs(key, read) ? ops : [];
+      let write: WriteOp;
+      if (read?.kind === KIND_BLOB_REFERENCE) {
+        const ref = this.#blobs.decode(read.value);
+        this.#checkAppendSize(ref.used + bytes.length);
+        const fits = ref.capacity - ref.used >= bytes.length;
+        if (fits && this.#blobs.isAppendable(ref.fileNumber)) {
+          const next = this.#blobs.writeInPlace(ref, bytes, this.#options.sync);
+          write = { type: 'blobRef', key, value: encodeBlobRef(next) };
+        } else {
+          write = this.#rewriteForAppend(key, concatBytes(this.#blobs.read(read.value), bytes));
+        }
+      } else {
+        const base = read?.value ?? new Uint8Array(0);
+        this.#checkAppendSize(base.length + bytes.length);
+        write = this.#rewriteForAppend(key, concatBytes(base, bytes));
+      }
+      try {
+        await this.#write(() => [write], { select });
+        return;
+      } catch (error) {
+        if (error instanceof StrataError && error.code === 'ERR_CONFLICT') continue;
+        throw error;
+      }
+    }
+    throw new StrataError(
+      'ERR_CONFLICT',
+      `append: other writes to the key changed it ${APPEND_ATTEMPTS} times in a row`,
+    );
+  }
+
+  /** A put of the whole value into a new blob whose reserve expects more appends. */
+  #rewriteForAppend(key: Uint8Array, value: Uint8Array): WriteOp {
+    this.#blobs.countRewrittenAppend();
+    const policy = { ...this.#options.blobReserve, ratio: this.#options.blobAppendReserveRatio };
+    return { type: 'put', key, value, blobCapacity: capacityFor(value.length, policy) };
+  }
+
+  #checkAppendSize(totalBytes: number): void {
+    if (totalBytes > this.#options.maxValueBytes) {
+      throw new StrataError(
+        'ERR_VALUE_TOO_LARGE',
+        `append: the value would be ${totalBytes} bytes, above maxValueBytes ${this.#options.maxValueBytes}`,
+      );
+    }
+  }
+
+  /** The newest stored version of `key` (a private copy), or undefined if absent or deleted. */
+  #readStored(key: Uint8Array): { kind: number; value: Uint8Array } | undefined {
+    const stored = lookupAt(
+      this.#memtablesNewestFirst(),
+      this.#tables.levels,
+      this.#lastSeq(),
+      key,
+    );
+    return stored === undefined ? undefined : { kind: storedKind, value: stored };
+  }
+
+  #storedIs(key: Uint8Array, expected: { kind: number; value: Uint8Array } | undefined): boolean {
+    const now = this.#readStored(key);
+    if (now === undefined || expected === undefined) return now === expected;
+    return now.kind === expected.kind && equalBytes(now.value, expected.value);
   }
 
   /** A synchronous iterable of [key, value] in key order at the current seq. */
@@ -443,7 +605,7 @@ export class Strata {
     }
     const view = this.#acquire(this.#view());
     try {
-      return iteratorOn(view, options, () => this.#releaseView(view));
+      return iteratorOn(view, options, () => this.#releaseView(view), this.#blobs);
     } catch (error) {
       this.#releaseView(view);
       throw error;
@@ -455,6 +617,7 @@ export class Strata {
     this.#checkOpen();
     const snapshot = new StrataSnapshot(this.#lastSeq(), {
       maxKeyBytes: this.#options.maxKeyBytes,
+      blobs: this.#blobs,
       view: () => {
         this.#checkOpen();
         return this.#view();
@@ -565,6 +728,7 @@ export class Strata {
       lastSeq: this.#lastSeq(),
       writes: committer.writes,
       writeGroups: committer.groups,
+      ...this.#blobs.stats(),
     };
   }
 
@@ -602,6 +766,7 @@ export class Strata {
       }
     };
     errors.push(...this.#tables.close());
+    attempt(() => this.#blobs.close());
     for (const live of [this.#mutable, ...this.#immutables, ...this.#retired]) {
       if (!live.dropped) attempt(() => live.memtable.close());
     }
@@ -610,7 +775,7 @@ export class Strata {
     if (errors.length > 0) throw errors[0];
   }
 
-  #write(encode: () => WriteOp[]): Promise<void> {
+  #write(encode: () => WriteOp[], options?: WriteOptions): Promise<void> {
     let ops: WriteOp[];
     try {
       this.#checkOpen();
@@ -622,12 +787,24 @@ export class Strata {
     let bytes = 0;
     for (const op of ops)
       bytes += byteLength(op.key) + (op.value === undefined ? 0 : byteLength(op.value));
-    const reason = this.#stallReason();
-    const written = (
-      this.#stalled.length > 0 || reason !== undefined
-        ? this.#stall(ops, reason)
-        : this.#committer.write(ops)
-    ).then(() => {
+    let written: Promise<void>;
+    if (this.#blobGate === undefined && this.#needsNewBlobFile(ops)) {
+      const gate = this.#blobs.ensureActive();
+      this.#blobGate = gate;
+      const clear = (): void => {
+        if (this.#blobGate === gate) this.#blobGate = undefined;
+      };
+      gate.then(clear, clear);
+    }
+    if (this.#blobGate !== undefined) {
+      // Behind the first blob file's creation, in arrival order (then-callbacks run in order).
+      // The caller may reuse its buffers once put() returns: a write that waits keeps copies.
+      const copies = ops.map(copyWriteOp);
+      written = this.#blobGate.then(() => this.#submit(copies, options));
+    } else {
+      written = this.#submit(ops, options);
+    }
+    written = written.then(() => {
       this.#userBytesWritten += bytes;
     });
     this.#inFlight.add(written);
@@ -636,6 +813,24 @@ export class Strata {
     };
     written.then(forget, forget);
     return written;
+  }
+
+  /** To the committer, or to the stall queue when there is no room. */
+  #submit(ops: WriteOp[], options: WriteOptions | undefined): Promise<void> {
+    this.#checkOpen();
+    const reason = this.#stallReason();
+    if (this.#stalled.length > 0 || reason !== undefined) return this.#stall(ops, reason, options);
+    return this.#committer.write(ops, options).then(() => undefined);
+  }
+
+  /** Some op stores a blob and no blob file is ready to take it yet. */
+  #needsNewBlobFile(ops: readonly WriteOp[]): boolean {
+    if (this.#blobs.hasActive) return false;
+    for (const op of ops) {
+      if (op.type !== 'put' || op.value === undefined) continue;
+      if (this.#blobs.wantsBlob(byteLength(op.value), op.blobCapacity)) return true;
+    }
+    return false;
   }
 
   #encodeOp(op: unknown, index: number): WriteOp {
@@ -746,7 +941,11 @@ export class Strata {
   }
 
   /** Queues `ops` until a flush or compaction makes room; the event loop keeps running. */
-  #stall(given: WriteOp[], reason: string | undefined): Promise<void> {
+  #stall(
+    given: WriteOp[],
+    reason: string | undefined,
+    options: WriteOptions | undefined,
+  ): Promise<void> {
     if (this.#blockingError() !== undefined) return Promise.reject(this.#stallError());
     // The caller may reuse its buffers once put() returns: a write that waits keeps copies.
     const ops = given.map(copyWriteOp);
@@ -765,7 +964,7 @@ export class Strata {
     return new Promise<void>((resolve, reject) => {
       this.#stalled.push({
         start: () => {
-          this.#committer.write(ops).then(() => resolve(), reject);
+          this.#committer.write(ops, options).then(() => resolve(), reject);
         },
         fail: reject,
       });
@@ -1013,7 +1212,7 @@ export class StrataSnapshot {
   get(key: Uint8Array | string): Uint8Array | undefined {
     this.#check();
     const bytes = encodeKey(key, this.#owner.maxKeyBytes);
-    return lookup({ ...this.#owner.view(), seq: this.#seq }, bytes);
+    return lookup({ ...this.#owner.view(), seq: this.#seq }, bytes, this.#owner.blobs);
   }
 
   /** An iterator at this snapshot's seq; it stays usable after `release()` until closed. */
@@ -1021,7 +1220,7 @@ export class StrataSnapshot {
     this.#check();
     const view = this.#owner.acquire({ ...this.#owner.view(), seq: this.#seq });
     try {
-      return iteratorOn(view, options, () => this.#owner.release(view));
+      return iteratorOn(view, options, () => this.#owner.release(view), this.#owner.blobs);
     } catch (error) {
       this.#owner.release(view);
       throw error;
@@ -1042,6 +1241,7 @@ export class StrataSnapshot {
 
 interface SnapshotOwner {
   readonly maxKeyBytes: number;
+  readonly blobs: BlobStore;
   /** The database's current memtables and tables. Throws ERR_CLOSED after close. */
   view(): ReadView;
   acquire(view: ReadView): ReadView;
@@ -1053,10 +1253,23 @@ function byteLength(bytes: Uint8Array | string): number {
   return typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.length;
 }
 
+function concatBytes(head: Uint8Array, tail: Uint8Array): Uint8Array {
+  const joined = new Uint8Array(head.length + tail.length);
+  joined.set(head, 0);
+  joined.set(tail, head.length);
+  return joined;
+}
+
+function equalBytes(left: Uint8Array, right: Uint8Array): boolean {
+  if (left.length !== right.length) return false;
+  for (let index = 0; index < left.length; index++) if (left[index] !== right[index]) return false;
+  return true;
+}
+
 function copyWriteOp(op: WriteOp): WriteOp {
   const key = typeof op.key === 'string' ? op.key : op.key.slice();
-  if (op.value === undefined) return { type: op.type, key };
-  return { type: op.type, key, value: typeof op.value === 'string' ? op.value : op.value.slice() };
+  if (op.value === undefined) return { ...op, key };
+  return { ...op, key, value: typeof op.value === 'string' ? op.value : op.value.slice() };
 }
 
 function memtableOpenOptions(hooks: StrataTestHooks): { bootTag?: number } {
@@ -1112,9 +1325,17 @@ async function createMemtableIn(
  * the one table whose key range holds the key; a tombstone ends the search. A table's bloom
  * filter answers most misses without reading a block.
  */
-function lookup(view: ReadView, key: Uint8Array): Uint8Array | undefined {
-  return lookupAt(view.memtables, view.levels, view.seq, key);
+function lookup(view: ReadView, key: Uint8Array, blobs: BlobStore): Uint8Array | undefined {
+  const stored = lookupAt(view.memtables, view.levels, view.seq, key);
+  return stored !== undefined && storedKind === KIND_BLOB_REFERENCE ? blobs.read(stored) : stored;
 }
+
+/**
+ * The kind of the value the last lookupAt returned: KIND_VALUE, or KIND_BLOB_REFERENCE when the
+ * value is an encoded reference to resolve. A module variable instead of a result object keeps a
+ * point read free of allocations; lookupAt is synchronous, so the caller reads it right after.
+ */
+let storedKind = KIND_VALUE;
 
 function lookupAt(
   memtables: readonly LiveMemtable[],
@@ -1125,12 +1346,18 @@ function lookupAt(
   for (let index = 0; index < memtables.length; index++) {
     // Memtable values are private copies already.
     const entry = memtables[index]!.memtable.get(key, seq);
-    if (entry !== undefined) return entry.kind === KIND_DELETION ? undefined : entry.value;
+    if (entry !== undefined) {
+      storedKind = entry.kind;
+      return entry.kind === KIND_DELETION ? undefined : entry.value;
+    }
   }
   const level0 = levels[0] ?? [];
   for (let index = level0.length - 1; index >= 0; index--) {
     const entry = level0[index]!.reader.get(key, seq);
-    if (entry !== undefined) return entry.kind === KIND_DELETION ? undefined : entry.value.slice();
+    if (entry !== undefined) {
+      storedKind = entry.kind;
+      return entry.kind === KIND_DELETION ? undefined : entry.value.slice();
+    }
   }
   for (let level = 1; level < levels.length; level++) {
     const tables = levels[level]!;
@@ -1139,12 +1366,20 @@ function lookupAt(
     const table = tables[index];
     if (table === undefined || compareUserKeys(table.smallestUserKey, key) > 0) continue;
     const entry = table.reader.get(key, seq);
-    if (entry !== undefined) return entry.kind === KIND_DELETION ? undefined : entry.value.slice();
+    if (entry !== undefined) {
+      storedKind = entry.kind;
+      return entry.kind === KIND_DELETION ? undefined : entry.value.slice();
+    }
   }
   return undefined;
 }
 
-function iteratorOn(view: ReadView, options: unknown, release: () => void): StrataIterator {
+function iteratorOn(
+  view: ReadView,
+  options: unknown,
+  release: () => void,
+  blobs: BlobStore,
+): StrataIterator {
   const dbOptions = iteratorOptions(options);
   const sources: InternalIterator[] = [];
   for (const live of view.memtables) sources.push(memtableSource(live.memtable, view.seq));
@@ -1158,7 +1393,7 @@ function iteratorOn(view: ReadView, options: unknown, release: () => void): Stra
     if (tables.length > 0) sources.push(levelSource(tables));
   }
   const inner = new DbIterator(new MergingIterator(sources), view.seq, dbOptions);
-  return new StrataIterator(inner, release);
+  return new StrataIterator(inner, release, (encodedRef) => blobs.read(encodedRef));
 }
 
 /** The compaction picker's view of the options. */

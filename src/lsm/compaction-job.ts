@@ -21,6 +21,8 @@
 import { unlinkSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { assert } from '../assert.js';
+import { RECORD_HEADER_BYTES } from '../blob/blob-format.js';
+import { type BlobRef, decodeBlobRef, sameBlobLocation } from '../blob/blob-ref.js';
 import type { TableProperties } from '../catalog/operations/table-properties.js';
 import { StrataError } from '../errors.js';
 import { packageRoot } from '../package-root.js';
@@ -28,6 +30,7 @@ import {
   compareUserKeys,
   encodeInternalKey,
   type InternalKeyKind,
+  KIND_BLOB_REFERENCE,
   KIND_DELETION,
   type Seq,
 } from '../sst/internal-key.js';
@@ -66,6 +69,8 @@ export interface CompactionResult {
   /** Versions dropped as shadowed within their stripe, and tombstones dropped at the bottom. */
   readonly versionsDropped: number;
   readonly tombstonesDropped: number;
+  /** Blob bytes the dropped versions were the last to reference, per blob file, for blob GC. */
+  readonly blobGarbage: readonly { readonly fileNumber: number; readonly garbageBytes: number }[];
 }
 
 /** The compiled worker entry as a file URL, for `new Piscina({ filename })`. */
@@ -107,6 +112,7 @@ interface MergeCounts {
   readonly entriesWritten: number;
   readonly versionsDropped: number;
   readonly tombstonesDropped: number;
+  readonly blobGarbage: { fileNumber: number; garbageBytes: number }[];
 }
 
 function mergeInto(
@@ -119,6 +125,7 @@ function mergeInto(
   let entriesWritten = 0;
   let versionsDropped = 0;
   let tombstonesDropped = 0;
+  const garbage = new BlobGarbageCounter();
   let currentKey: Uint8Array | undefined;
   let lastStripe = -1;
   for (merged.seekFirst(); merged.valid(); merged.next()) {
@@ -130,14 +137,17 @@ function mergeInto(
     if (newKey) {
       currentKey = userKey.slice();
       lastStripe = -1;
+      garbage.startKey();
     }
     const stripe = stripeOf(snapshots, seq);
     // Versions come newest first, so stripes only go down within a key.
     assert(lastStripe === -1 || stripe <= lastStripe, 'versions of a key come newest first');
     if (stripe === lastStripe) {
       versionsDropped++;
+      garbage.dropped(kind, merged.value(), userKey.length);
       continue;
     }
+    garbage.kept(kind, merged.value());
     lastStripe = stripe;
     if (kind === KIND_DELETION && stripe === 0 && task.bottommost) {
       tombstonesDropped++;
@@ -146,7 +156,50 @@ function mergeInto(
     outputs.add(encodeInternalKey(userKey, seq, kind as InternalKeyKind), merged.value(), newKey);
     entriesWritten++;
   }
-  return { entriesRead, entriesWritten, versionsDropped, tombstonesDropped };
+  return {
+    entriesRead,
+    entriesWritten,
+    versionsDropped,
+    tombstonesDropped,
+    blobGarbage: garbage.totals(),
+  };
+}
+
+/**
+ * Blob garbage of one merge. A dropped version's blob becomes garbage unless the version just
+ * newer than it (dropped or kept) names the same blob: an in-place append leaves a new reference
+ * to the same bytes, and only the last reference to go frees them. Comparing with the version
+ * just newer, not the newest kept, counts each blob exactly once when a run of versions drops.
+ */
+class BlobGarbageCounter {
+  readonly #bytes = new Map<number, number>();
+  #newer: BlobRef | undefined;
+
+  startKey(): void {
+    this.#newer = undefined;
+  }
+
+  kept(kind: number, value: Uint8Array): void {
+    this.#newer =
+      kind === KIND_BLOB_REFERENCE ? decodeBlobRef(value, 'a compaction input') : undefined;
+  }
+
+  dropped(kind: number, value: Uint8Array, keyBytes: number): void {
+    if (kind !== KIND_BLOB_REFERENCE) {
+      this.#newer = undefined;
+      return;
+    }
+    const ref = decodeBlobRef(value, 'a compaction input');
+    if (this.#newer === undefined || !sameBlobLocation(this.#newer, ref)) {
+      const recordBytes = RECORD_HEADER_BYTES + keyBytes + ref.capacity;
+      this.#bytes.set(ref.fileNumber, (this.#bytes.get(ref.fileNumber) ?? 0) + recordBytes);
+    }
+    this.#newer = ref;
+  }
+
+  totals(): { fileNumber: number; garbageBytes: number }[] {
+    return [...this.#bytes].map(([fileNumber, garbageBytes]) => ({ fileNumber, garbageBytes }));
+  }
 }
 
 /** How many snapshots cannot see `seq`: the snapshots below it (binary search). */

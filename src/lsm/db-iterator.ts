@@ -14,7 +14,13 @@
  * Thread model: owned by one caller on one thread, like its inner iterator.
  */
 import { assert } from '../assert.js';
-import { compareUserKeys, KIND_DELETION, KIND_VALUE, type Seq } from '../sst/internal-key.js';
+import {
+  compareUserKeys,
+  KIND_BLOB_REFERENCE,
+  KIND_DELETION,
+  KIND_VALUE,
+  type Seq,
+} from '../sst/internal-key.js';
 import type { InternalIterator } from './internal-iterator.js';
 
 export interface DbIteratorOptions {
@@ -47,6 +53,7 @@ export class DbIterator implements Iterable<[Uint8Array, Uint8Array]> {
   /** Reverse: the key and value shown. Forward: the key to skip past while stepping. */
   private savedKey: Uint8Array = new Uint8Array(0);
   private savedValue: Uint8Array = new Uint8Array(0);
+  private savedKind: number = KIND_VALUE;
   private positioned = false;
   /** The iterable yielded the current entry and moves on before it yields again. */
   private stepPending = false;
@@ -76,10 +83,19 @@ export class DbIterator implements Iterable<[Uint8Array, Uint8Array]> {
     return this.direction === 'forward' ? this.inner.userKey() : this.savedKey;
   }
 
-  /** Requires: valid(). */
+  /**
+   * The value as stored: the user's bytes for KIND_VALUE, an encoded blob reference for
+   * KIND_BLOB_REFERENCE (the caller resolves it; see `kind()`). Requires: valid().
+   */
   value(): Uint8Array {
     assert(this.isValid, 'value() on an invalid db iterator');
     return this.direction === 'forward' ? this.inner.value() : this.savedValue;
+  }
+
+  /** KIND_VALUE or KIND_BLOB_REFERENCE. Requires: valid(). */
+  kind(): number {
+    assert(this.isValid, 'kind() on an invalid db iterator');
+    return this.direction === 'forward' ? this.inner.kind() : this.savedKind;
   }
 
   /** Moves to the smallest visible key within the bounds. */
@@ -243,9 +259,10 @@ export class DbIterator implements Iterable<[Uint8Array, Uint8Array]> {
       if (this.inner.seq() > this.snapshotSeq) continue;
       if (kind !== KIND_DELETION && compareUserKeys(userKey, this.savedKey) < 0) break;
       kind = checkedKind(this.inner.kind());
-      if (kind === KIND_VALUE) {
+      if (kind !== KIND_DELETION) {
         this.savedKey = userKey;
         this.savedValue = this.inner.value();
+        this.savedKind = kind;
       }
     }
     this.isValid = kind !== KIND_DELETION;
@@ -271,8 +288,11 @@ function boundOf(exclusive: Uint8Array | undefined, inclusive: Uint8Array | unde
   return undefined;
 }
 
-/** Blob references and merge operands are reserved kinds that no writer produces yet. */
+/** Merge operands are a reserved kind that no writer produces yet. */
 function checkedKind(kind: number): number {
-  assert(kind === KIND_VALUE || kind === KIND_DELETION, `kind ${kind} is not readable yet`);
+  assert(
+    kind === KIND_VALUE || kind === KIND_DELETION || kind === KIND_BLOB_REFERENCE,
+    `kind ${kind} is not readable yet`,
+  );
   return kind;
 }

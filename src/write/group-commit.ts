@@ -52,7 +52,17 @@ export interface GroupCommitOptions {
    * msync/fdatasync). Without it `sync: true` asks for nothing beyond `applyBatch`'s own persist.
    */
   readonly sync?: () => void;
+  /**
+   * Key-value separation: called with each `applyBatch`'s records before they are applied, and
+   * whether a writer among them asked for `sync`. It may replace records (a large value by a
+   * blob reference it has just written to a blob file, durably first when `sync`). A StrataError
+   * it throws rejects exactly the writers of that call, like a failed `applyBatch`.
+   */
+  readonly separate?: (records: PendingRecord[], sync: boolean) => void;
 }
+
+/** A record about to be applied; `blobCapacity` as in WriteOp (the `separate` hook's to honour). */
+export type PendingRecord = MemtableRecord & { readonly blobCapacity?: number };
 
 /** The seqs a caller's batch received: consecutive, firstSeq for its first op. */
 export interface WriteResult {
@@ -79,6 +89,7 @@ interface PendingWrite {
   readonly ops: readonly EncodedOp[];
   readonly sizeBytes: number;
   readonly sync: boolean;
+  readonly select: ((ops: readonly EncodedOp[]) => readonly EncodedOp[]) | undefined;
   readonly resolve: (result: WriteResult) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -91,6 +102,7 @@ export class GroupCommitter {
   private readonly target: GroupCommitTarget;
   private readonly maxGroupBytes: number;
   private readonly syncHook: (() => void) | undefined;
+  private readonly separateHook: GroupCommitOptions['separate'];
   /** Writers of the open group, in arrival order. Drained by every `closeGroup`. */
   private pending: PendingWrite[] = [];
   private closeScheduled = false;
@@ -119,6 +131,7 @@ export class GroupCommitter {
     this.target = target;
     this.maxGroupBytes = maxGroupBytes;
     this.syncHook = options.sync;
+    this.separateHook = options.separate;
   }
 
   /**
@@ -129,16 +142,20 @@ export class GroupCommitter {
   write(ops: readonly WriteOp[], options?: WriteOptions): Promise<WriteResult> {
     let encoded: EncodedOp[];
     let sync: boolean;
+    const select = options?.select;
     try {
       encoded = encodeOps(ops, this.copyIn);
       sync = readSyncOption(options);
+      if (select !== undefined && typeof select !== 'function') {
+        throw new StrataError('ERR_INVALID_ARGUMENT', 'write: options.select must be a function');
+      }
     } catch (error) {
       return Promise.reject(error);
     }
     let sizeBytes = 0;
     for (const op of encoded) sizeBytes += opSizeBytes(op);
     return new Promise<WriteResult>((resolve, reject) => {
-      this.pending.push({ ops: encoded, sizeBytes, sync, resolve, reject });
+      this.pending.push({ ops: encoded, sizeBytes, sync, select, resolve, reject });
       if (!this.closeScheduled) {
         this.closeScheduled = true;
         setImmediate(() => this.closeGroup());
@@ -183,19 +200,32 @@ export class GroupCommitter {
   /** Applies callers `slice` in one `applyBatch`; StrataErrors become their outcomes. */
   private applySlice(slice: readonly PendingWrite[]): Outcome[] {
     const firstSeq = this.target.visibleSeq + 1;
-    const records: MemtableRecord[] = [];
+    const records: PendingRecord[] = [];
     const results: WriteResult[] = [];
+    let sync = false;
     for (const writer of slice) {
       const writerFirstSeq = firstSeq + records.length;
-      for (const op of writer.ops) {
+      let ops = writer.ops;
+      if (writer.select !== undefined) {
+        // sliceGroup gave it a slice of its own: nothing lands between this check and the apply.
+        assert(slice.length === 1, 'a selecting writer is applied alone');
+        ops = writer.select(writer.ops);
+        if (ops.length === 0) {
+          const error = new StrataError('ERR_CONFLICT', 'write: its precondition no longer holds');
+          return [{ ok: false, error }];
+        }
+      }
+      for (const op of ops) {
         records.push({ ...op, seq: firstSeq + records.length });
       }
+      sync ||= writer.sync;
       results.push({ firstSeq: writerFirstSeq, lastSeq: firstSeq + records.length - 1 });
     }
     const lastSeq = firstSeq + records.length - 1;
     assert(Number.isSafeInteger(lastSeq), 'seqs stay below 2^53');
     this.counters.applyBatchCalls++;
     try {
+      this.separateHook?.(records, sync);
       this.target.applyBatch(records);
     } catch (error) {
       if (!(error instanceof StrataError)) throw error;
@@ -249,14 +279,15 @@ export class GroupCommitter {
 
 /**
  * Cuts a group into runs of whole callers of at most `maxGroupBytes` each; a caller larger than
- * the limit gets a run of its own.
+ * the limit, or one with a `select` precondition, gets a run of its own.
  */
 function sliceGroup(group: readonly PendingWrite[], maxGroupBytes: number): PendingWrite[][] {
   const slices: PendingWrite[][] = [];
   let current: PendingWrite[] = [];
   let currentBytes = 0;
   for (const writer of group) {
-    if (current.length > 0 && currentBytes + writer.sizeBytes > maxGroupBytes) {
+    const alone = writer.select !== undefined || current[0]?.select !== undefined;
+    if (current.length > 0 && (alone || currentBytes + writer.sizeBytes > maxGroupBytes)) {
       slices.push(current);
       current = [];
       currentBytes = 0;

@@ -4,26 +4,43 @@
  * aggregation buffer of Apache Traffic Server copies writers' bytes in for the same reason).
  */
 import { StrataError } from '../errors.js';
-import { KIND_DELETION, KIND_VALUE } from '../sst/internal-key.js';
+import { KIND_BLOB_REFERENCE, KIND_DELETION, KIND_VALUE } from '../sst/internal-key.js';
 
-/** One operation of a caller's batch. A string key or value is UTF-8 encoded. */
+/**
+ * One operation of a caller's batch. A string key or value is UTF-8 encoded. `blobRef` is the
+ * engine's own: its value is an encoded blob reference (src/blob/blob-ref.ts), never a user's.
+ */
 export interface WriteOp {
-  readonly type: 'put' | 'del';
+  readonly type: 'put' | 'del' | 'blobRef';
   readonly key: Uint8Array | string;
-  /** Required for `put`; must be absent for `del`. */
+  /** Required for `put` and `blobRef`; must be absent for `del`. */
   readonly value?: Uint8Array | string;
+  /**
+   * `put` only: store the value in a blob file with this many bytes reserved for it (at least
+   * its length), whatever its size. The engine's `append` uses it; a plain put leaves the choice
+   * to the committer's `separate` hook.
+   */
+  readonly blobCapacity?: number;
 }
 
 export interface WriteOptions {
   /** Make the group durable (the committer's `sync` hook) before this write resolves. */
   readonly sync?: boolean;
+  /**
+   * Called when the write's turn comes, with nothing else applied in between: returns the ops
+   * to apply (a subset of the encoded ops, e.g. those whose key still holds what the caller
+   * read). An empty selection rejects the write with ERR_CONFLICT and applies nothing.
+   */
+  readonly select?: (ops: readonly EncodedOp[]) => readonly EncodedOp[];
 }
 
 /** A validated operation: private copies of the bytes, ready to become a memtable record. */
 export interface EncodedOp {
-  readonly kind: typeof KIND_DELETION | typeof KIND_VALUE;
+  readonly kind: typeof KIND_DELETION | typeof KIND_VALUE | typeof KIND_BLOB_REFERENCE;
   readonly userKey: Uint8Array;
   readonly value: Uint8Array;
+  /** See WriteOp.blobCapacity. */
+  readonly blobCapacity?: number;
 }
 
 /**
@@ -81,7 +98,23 @@ function encodeOp(op: unknown, index: number, copy: CopyBytes): EncodedOp {
   const { type, key, value } = op as { type?: unknown; key?: unknown; value?: unknown };
   const userKey = copyBytes(key, index, 'key', copy);
   if (type === 'put') {
-    return { kind: KIND_VALUE, userKey, value: copyBytes(value, index, 'value', copy) };
+    const encoded: EncodedOp = {
+      kind: KIND_VALUE,
+      userKey,
+      value: copyBytes(value, index, 'value', copy),
+    };
+    const capacity = (op as { blobCapacity?: unknown }).blobCapacity;
+    if (capacity === undefined) return encoded;
+    if (!Number.isSafeInteger(capacity) || (capacity as number) < encoded.value.length) {
+      throw new StrataError(
+        'ERR_INVALID_ARGUMENT',
+        `write: ops[${index}].blobCapacity must be an integer >= the value's length`,
+      );
+    }
+    return { ...encoded, blobCapacity: capacity as number };
+  }
+  if (type === 'blobRef') {
+    return { kind: KIND_BLOB_REFERENCE, userKey, value: copyBytes(value, index, 'value', copy) };
   }
   if (type === 'del') {
     if (value !== undefined) {
@@ -91,7 +124,7 @@ function encodeOp(op: unknown, index: number, copy: CopyBytes): EncodedOp {
   }
   throw new StrataError(
     'ERR_INVALID_ARGUMENT',
-    `write: ops[${index}].type must be 'put' or 'del', got ${describe(type)}`,
+    `write: ops[${index}].type must be 'put', 'del' or 'blobRef', got ${describe(type)}`,
   );
 }
 

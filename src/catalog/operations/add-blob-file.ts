@@ -1,8 +1,8 @@
 /**
  * Registers a new blob file (issue 5). The blob layer writes the file's header to a temp file
  * and fsyncs it; the operation renames it to `NNNNNN.blob` with a fresh file number and records
- * it, so the number is known before any value references the file. Retiring blob files after GC
- * is an edit the format already carries (blob removal); its operation arrives with blob GC.
+ * it, so the number is known before any value references the file. RemoveBlobFiles retires files
+ * after blob GC.
  */
 
 import type { CatalogSnapshot } from '../catalog-snapshot.js';
@@ -13,6 +13,12 @@ import { checkTempPath, checkU64 } from './table-properties.js';
 export interface AddBlobFileInput {
   readonly tempPath: string;
   readonly sizeBytes: number;
+  /**
+   * The number the blob layer wrote into the file's header (it read `nextFileNumber` from the
+   * latest snapshot). If a table took that number meanwhile, the operation aborts with
+   * ERR_CONFLICT and the caller writes a new temp file with the next number.
+   */
+  readonly fileNumber?: number;
 }
 
 export class AddBlobFile extends CatalogOperation<BlobFileMeta> {
@@ -22,7 +28,8 @@ export class AddBlobFile extends CatalogOperation<BlobFileMeta> {
     super(snapshot);
     checkTempPath(input.tempPath, 'tempPath');
     checkU64(input.sizeBytes, 'sizeBytes');
-    this.#input = { tempPath: input.tempPath, sizeBytes: input.sizeBytes };
+    if (input.fileNumber !== undefined) checkU64(input.fileNumber, 'fileNumber');
+    this.#input = input;
   }
 
   get name(): string {
@@ -31,6 +38,10 @@ export class AddBlobFile extends CatalogOperation<BlobFileMeta> {
 
   protected async apply(context: ApplyContext): Promise<BlobFileMeta> {
     const fileNumber = context.latest.nextFileNumber;
+    const expected = this.#input.fileNumber;
+    if (expected !== undefined && expected !== fileNumber) {
+      throw context.conflict(`file number ${expected} was taken (next is ${fileNumber})`);
+    }
     const blob: BlobFileMeta = Object.freeze({
       fileNumber,
       sizeBytes: this.#input.sizeBytes,

@@ -11,7 +11,7 @@
  */
 import type { BlobGarbage } from '../catalog-edit.js';
 import type { CatalogSnapshot } from '../catalog-snapshot.js';
-import { type FileMeta, type FileRef, findFile } from '../catalog-state.js';
+import { type FileMeta, type FileRef, findBlobFile, findFile } from '../catalog-state.js';
 import { type ApplyContext, CatalogOperation, type FileInstall } from './operation.js';
 import {
   checkLevel,
@@ -89,10 +89,14 @@ export class CommitCompaction extends CatalogOperation<CommitCompactionResult> {
     });
     const moveRefs = moves.map((move) => ({ level: move.fromLevel, fileNumber: move.fileNumber }));
     const seqMax = Math.max(latest.lastSequence, ...filesAdded.map((file) => file.seqMax));
+    // Garbage in a blob file that GC retired meanwhile no longer counts anywhere.
+    const liveGarbage = blobGarbage.filter(
+      (garbage) => findBlobFile(latest, garbage.fileNumber) !== undefined,
+    );
     const prepared = context.prepare({
       filesRemoved: [...inputs, ...moveRefs],
       filesAdded: [...filesAdded, ...filesMoved],
-      blobGarbage,
+      blobGarbage: liveGarbage,
       nextFileNumber: latest.nextFileNumber + filesAdded.length,
       lastSequence: seqMax,
     });

@@ -1,0 +1,297 @@
+/**
+ * The blob files of one database (key-value separation, issue 5): the file new blobs go to, a
+ * reader per live file, in-place appends into a blob's reserved space, and the files blob GC has
+ * retired. The group committer calls `separate` with each batch before it reaches the memtable:
+ * every large value (or one the caller asked to keep as a blob) is written to the active blob
+ * file in the same synchronous turn, durably first when a writer of the batch asked for `sync`,
+ * and replaced by its reference, so the tree only ever holds references to bytes already written.
+ *
+ * A blob file is registered in the catalog (AddBlobFile) before any reference to it is written,
+ * so a crash never leaves a reference to a file that open would remove as an orphan. Bytes of a
+ * batch that crashed before its memtable commit are unreferenced: garbage nobody accounts, which
+ * GC of that file reclaims with the rest (see src/blob/FORMAT.md).
+ *
+ * Thread model: main thread only. Workers (blob GC) get paths and references, never this object.
+ */
+import { join } from 'node:path';
+import { BlobFileReader, BlobFileWriter, blobFileName } from '../blob/blob-file.js';
+import { type BlobRef, decodeBlobRef, encodeBlobRef } from '../blob/blob-ref.js';
+import { capacityFor, type ReservePolicy } from '../blob/reserve-policy.js';
+import { AddBlobFile, type Catalog } from '../catalog/catalog.js';
+import { StrataError } from '../errors.js';
+import { KIND_BLOB_REFERENCE, KIND_VALUE } from '../sst/internal-key.js';
+import type { PendingRecord } from '../write/group-commit.js';
+
+export interface BlobStoreOptions {
+  /** Values of at least this many bytes go to blob files. */
+  readonly minBlobSize: number;
+  /** A new active file is started once the active one passes this size. */
+  readonly blobFileSize: number;
+  readonly reserve: ReservePolicy;
+}
+
+export interface BlobStoreStats {
+  readonly blobFiles: number;
+  /** Bytes of every live blob file (their logical ends: reserves count). */
+  readonly blobBytes: number;
+  /** Of those, bytes still referenced: total minus accounted garbage. */
+  readonly blobLiveBytes: number;
+  readonly blobsWritten: number;
+  readonly blobBytesWritten: number;
+  readonly appendsInPlace: number;
+  readonly appendsRewritten: number;
+}
+
+interface BlobFile {
+  readonly fileNumber: number;
+  reader: BlobFileReader;
+  /** Open for records (the active file) or in-place appends; opened on first need. */
+  writer: BlobFileWriter | undefined;
+  /** Set once blob GC committed the moved references at this seq: appends must not touch it. */
+  retiredAtSeq: number | undefined;
+}
+
+export class BlobStore {
+  readonly #dir: string;
+  readonly #catalog: Catalog;
+  readonly #options: BlobStoreOptions;
+  readonly #files = new Map<number, BlobFile>();
+  #active: BlobFile | undefined;
+  #creating: Promise<void> | undefined;
+  #counters = { blobsWritten: 0, blobBytesWritten: 0, appendsInPlace: 0, appendsRewritten: 0 };
+  #closed = false;
+
+  /** Opens a reader on every blob file the catalog lists (ERR_CORRUPT if one is damaged). */
+  static open(dir: string, catalog: Catalog, options: BlobStoreOptions): BlobStore {
+    const store = new BlobStore(dir, catalog, options);
+    const snapshot = catalog.getSnapshot();
+    try {
+      for (const meta of snapshot.state.blobFiles) {
+        const reader = BlobFileReader.open(store.#pathOf(meta.fileNumber), meta.fileNumber);
+        store.#files.set(meta.fileNumber, {
+          fileNumber: meta.fileNumber,
+          reader,
+          writer: undefined,
+          retiredAtSeq: undefined,
+        });
+      }
+    } catch (error) {
+      store.close();
+      throw error;
+    } finally {
+      snapshot.release();
+    }
+    return store;
+  }
+
+  private constructor(dir: string, catalog: Catalog, options: BlobStoreOptions) {
+    this.#dir = dir;
+    this.#catalog = catalog;
+    this.#options = options;
+  }
+
+  get options(): BlobStoreOptions {
+    return this.#options;
+  }
+
+  /** A file takes new blobs now (it may be past its size while its successor is created). */
+  get hasActive(): boolean {
+    return this.#active !== undefined;
+  }
+
+  /** Whether `separate` would turn this put into a blob. */
+  wantsBlob(valueBytes: number, blobCapacity: number | undefined): boolean {
+    return blobCapacity !== undefined || valueBytes >= this.#options.minBlobSize;
+  }
+
+  /** An active file exists once this resolves (callers await it before a blob write). */
+  ensureActive(): Promise<void> {
+    if (this.#active !== undefined && !this.#activeFull()) return Promise.resolve();
+    this.#creating ??= this.#createActive().finally(() => {
+      this.#creating = undefined;
+    });
+    // A full active file keeps taking blobs while its successor is created.
+    return this.#active === undefined ? this.#creating : Promise.resolve();
+  }
+
+  /**
+   * The committer's hook: writes each large value of `records` to the active file and replaces
+   * the record by its reference. Requires: ensureActive() resolved since the records' writers
+   * queued (so a file exists). Throws StrataError (the batch fails, nothing is applied).
+   */
+  separate(records: PendingRecord[], sync: boolean): void {
+    let positions: number[] | undefined;
+    for (let index = 0; index < records.length; index++) {
+      const record = records[index]!;
+      if (record.kind !== KIND_VALUE) continue;
+      if (!this.wantsBlob(record.value.length, record.blobCapacity)) continue;
+      positions ??= [];
+      positions.push(index);
+    }
+    if (positions === undefined) return;
+    this.#checkOpen();
+    const active = this.#active;
+    if (active === undefined) {
+      throw new StrataError('ERR_CLOSED', 'blob store: no active blob file (closed or failed)');
+    }
+    const writer = active.writer!;
+    const inputs = positions.map((position) => {
+      const record = records[position]!;
+      const capacity =
+        record.blobCapacity ?? capacityFor(record.value.length, this.#options.reserve);
+      return { key: record.userKey, value: record.value, capacity };
+    });
+    const refs = writer.appendRecords(inputs);
+    if (sync) writer.sync();
+    positions.forEach((position, index) => {
+      const record = records[position]!;
+      records[position] = {
+        kind: KIND_BLOB_REFERENCE,
+        userKey: record.userKey,
+        value: encodeBlobRef(refs[index]!),
+        seq: record.seq,
+      };
+      this.#counters.blobsWritten++;
+      this.#counters.blobBytesWritten += record.value.length;
+    });
+    if (this.#activeFull()) void this.ensureActive().catch(() => undefined);
+  }
+
+  /** The whole value a stored reference names, crc-checked. */
+  read(encodedRef: Uint8Array): Uint8Array {
+    const ref = decodeBlobRef(encodedRef, `a blob reference in ${this.#dir}`);
+    return this.#fileOf(ref).reader.read(ref);
+  }
+
+  readRange(encodedRef: Uint8Array, offset: number, length: number): Uint8Array {
+    const ref = decodeBlobRef(encodedRef, `a blob reference in ${this.#dir}`);
+    return this.#fileOf(ref).reader.readRange(ref, offset, length);
+  }
+
+  /** Decodes a stored reference (ERR_CORRUPT if it is not one). */
+  decode(encodedRef: Uint8Array): BlobRef {
+    return decodeBlobRef(encodedRef, `a blob reference in ${this.#dir}`);
+  }
+
+  /** Live (listed, not retired by GC): an append may write into its blobs' reserve. */
+  isAppendable(fileNumber: number): boolean {
+    const file = this.#files.get(fileNumber);
+    return file !== undefined && file.retiredAtSeq === undefined;
+  }
+
+  /**
+   * Writes `bytes` into the reserve after the ref's used bytes and returns the new reference
+   * (not yet committed: the caller commits it through the write path). Requires: it fits and
+   * `isAppendable(ref.fileNumber)`.
+   */
+  writeInPlace(ref: BlobRef, bytes: Uint8Array, sync: boolean): BlobRef {
+    this.#checkOpen();
+    const file = this.#fileOf(ref);
+    file.writer ??= BlobFileWriter.openForAppend(this.#pathOf(file.fileNumber), file.fileNumber);
+    const next = file.writer.writeInPlace(ref, bytes);
+    if (sync) file.writer.sync();
+    this.#counters.appendsInPlace++;
+    return next;
+  }
+
+  countRewrittenAppend(): void {
+    this.#counters.appendsRewritten++;
+  }
+
+  stats(): BlobStoreStats {
+    const snapshot = this.#catalog.getSnapshot();
+    try {
+      let blobBytes = 0;
+      let garbageBytes = 0;
+      for (const meta of snapshot.state.blobFiles) {
+        const file = this.#files.get(meta.fileNumber);
+        blobBytes += file?.writer?.endOffset ?? file?.reader.sizeBytes ?? meta.sizeBytes;
+        garbageBytes += meta.garbageBytes;
+      }
+      return {
+        blobFiles: snapshot.state.blobFiles.length,
+        blobBytes,
+        blobLiveBytes: Math.max(0, blobBytes - garbageBytes),
+        ...this.#counters,
+      };
+    } finally {
+      snapshot.release();
+    }
+  }
+
+  /** Closes every file. Idempotent. */
+  close(): void {
+    this.#closed = true;
+    for (const file of this.#files.values()) {
+      file.writer?.close();
+      file.reader.close();
+    }
+    this.#files.clear();
+    this.#active = undefined;
+  }
+
+  async #createActive(): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      this.#checkOpen();
+      const tempPath = this.#catalog.newTempPath();
+      const snapshot = this.#catalog.getSnapshot();
+      const fileNumber = snapshot.state.nextFileNumber;
+      let writer: BlobFileWriter | undefined;
+      try {
+        writer = BlobFileWriter.create(tempPath, fileNumber);
+        writer.sync();
+        await new AddBlobFile(snapshot, {
+          tempPath,
+          sizeBytes: writer.endOffset,
+          fileNumber,
+        })
+          .push()
+          .waitDone();
+      } catch (error) {
+        writer?.close();
+        // A table took the number meanwhile: write the header again with the next one.
+        if (error instanceof StrataError && error.code === 'ERR_CONFLICT' && attempt < 100) {
+          continue;
+        }
+        throw error;
+      } finally {
+        snapshot.release();
+      }
+      // The writer's descriptor follows the rename; readers open the file by its final name.
+      const reader = BlobFileReader.open(this.#pathOf(fileNumber), fileNumber);
+      if (this.#closed) {
+        writer.close();
+        reader.close();
+        this.#checkOpen();
+      }
+      const file: BlobFile = { fileNumber, reader, writer, retiredAtSeq: undefined };
+      this.#files.set(fileNumber, file);
+      this.#active = file;
+      return;
+    }
+  }
+
+  #activeFull(): boolean {
+    const writer = this.#active?.writer;
+    return writer !== undefined && writer.endOffset >= this.#options.blobFileSize;
+  }
+
+  #fileOf(ref: BlobRef): BlobFile {
+    const file = this.#files.get(ref.fileNumber);
+    if (file === undefined) {
+      throw new StrataError(
+        'ERR_CORRUPT',
+        `a value in ${this.#dir} refers to blob file ${blobFileName(ref.fileNumber)}, which is not live`,
+      );
+    }
+    return file;
+  }
+
+  #pathOf(fileNumber: number): string {
+    return join(this.#dir, blobFileName(fileNumber));
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new StrataError('ERR_CLOSED', `blob store of ${this.#dir} is closed`);
+  }
+}
