@@ -136,6 +136,7 @@ export {
   type ChangeIndexStateInput,
 } from './operations/change-index-state.js';
 export { Checkpoint, type CheckpointResult } from './operations/checkpoint-operation.js';
+export { CommitBlobGc, type CommitBlobGcInput } from './operations/commit-blob-gc.js';
 export {
   CommitCompaction,
   type CommitCompactionInput,
@@ -155,5 +156,4 @@ export {
   type FreezeMemtableResult,
 } from './operations/freeze-memtable.js';
 export type { CatalogOperation } from './operations/operation.js';
-export { RemoveBlobFiles, type RemoveBlobFilesInput } from './operations/remove-blob-files.js';
 export type { TableProperties } from './operations/table-properties.js';

@@ -14,13 +14,19 @@
  * Thread model: main thread only. Workers (blob GC) get paths and references, never this object.
  */
 import { join } from 'node:path';
-import { BlobFileReader, BlobFileWriter, blobFileName } from '../blob/blob-file.js';
+import {
+  BlobFileReader,
+  BlobFileWriter,
+  blobFileName,
+  RECORD_HEADER_BYTES,
+} from '../blob/blob-file.js';
 import { type BlobRef, decodeBlobRef, encodeBlobRef } from '../blob/blob-ref.js';
 import { capacityFor, type ReservePolicy } from '../blob/reserve-policy.js';
-import { AddBlobFile, type Catalog } from '../catalog/catalog.js';
+import type { Catalog } from '../catalog/catalog.js';
 import { StrataError } from '../errors.js';
 import { KIND_BLOB_REFERENCE, KIND_VALUE } from '../sst/internal-key.js';
 import type { PendingRecord } from '../write/group-commit.js';
+import { registerBlobFile } from './blob-register.js';
 
 export interface BlobStoreOptions {
   /** Values of at least this many bytes go to blob files. */
@@ -37,6 +43,7 @@ export interface BlobStoreStats {
   /** Of those, bytes still referenced: total minus accounted garbage. */
   readonly blobLiveBytes: number;
   readonly blobsWritten: number;
+  /** Bytes written to blob files since open: records (header, key, value) and in-place appends. */
   readonly blobBytesWritten: number;
   readonly appendsInPlace: number;
   readonly appendsRewritten: number;
@@ -47,8 +54,8 @@ interface BlobFile {
   reader: BlobFileReader;
   /** Open for records (the active file) or in-place appends; opened on first need. */
   writer: BlobFileWriter | undefined;
-  /** Set once blob GC committed the moved references at this seq: appends must not touch it. */
-  retiredAtSeq: number | undefined;
+  /** Set while blob GC moves the file's values: appends must not write into it. */
+  retired: boolean;
 }
 
 export class BlobStore {
@@ -67,12 +74,12 @@ export class BlobStore {
     const snapshot = catalog.getSnapshot();
     try {
       for (const meta of snapshot.state.blobFiles) {
-        const reader = BlobFileReader.open(store.#pathOf(meta.fileNumber), meta.fileNumber);
+        const reader = BlobFileReader.open(store.pathOf(meta.fileNumber), meta.fileNumber);
         store.#files.set(meta.fileNumber, {
           fileNumber: meta.fileNumber,
           reader,
           writer: undefined,
-          retiredAtSeq: undefined,
+          retired: false,
         });
       }
     } catch (error) {
@@ -152,7 +159,8 @@ export class BlobStore {
         seq: record.seq,
       };
       this.#counters.blobsWritten++;
-      this.#counters.blobBytesWritten += record.value.length;
+      this.#counters.blobBytesWritten +=
+        RECORD_HEADER_BYTES + record.userKey.length + record.value.length;
     });
     if (this.#activeFull()) void this.ensureActive().catch(() => undefined);
   }
@@ -173,10 +181,57 @@ export class BlobStore {
     return decodeBlobRef(encodedRef, `a blob reference in ${this.#dir}`);
   }
 
+  get activeFileNumber(): number | undefined {
+    return this.#active?.fileNumber;
+  }
+
+  /** The file's logical size (its end, reserves of the last record included), if it is open. */
+  fileSize(fileNumber: number): number | undefined {
+    const file = this.#files.get(fileNumber);
+    if (file === undefined) return undefined;
+    return file.writer?.endOffset ?? file.reader.sizeBytes;
+  }
+
+  /** Blob GC: `true` stops appends into the file's reserves; `false` undoes it (a failed round). */
+  retire(fileNumber: number, retired: boolean): void {
+    const file = this.#files.get(fileNumber);
+    if (file !== undefined) file.retired = retired;
+  }
+
+  /** The records of a live file, in file order (blob GC's liveness scan). */
+  records(
+    fileNumber: number,
+  ): Iterable<{ key: Uint8Array; valueOffset: number; capacity: number }> {
+    const file = this.#files.get(fileNumber);
+    if (file === undefined)
+      throw new StrataError('ERR_CORRUPT', `blob file ${fileNumber} is not open`);
+    return file.reader.records();
+  }
+
+  /** Opens a reader on a file blob GC has just registered. */
+  adopt(fileNumber: number): void {
+    this.#checkOpen();
+    if (this.#files.has(fileNumber)) return;
+    const reader = BlobFileReader.open(this.pathOf(fileNumber), fileNumber);
+    this.#files.set(fileNumber, { fileNumber, reader, writer: undefined, retired: false });
+  }
+
+  /** Closes files the catalog no longer lists (blob GC removed them). */
+  forget(fileNumbers: readonly number[]): void {
+    for (const fileNumber of fileNumbers) {
+      const file = this.#files.get(fileNumber);
+      if (file === undefined) continue;
+      this.#files.delete(fileNumber);
+      if (this.#active === file) this.#active = undefined;
+      file.writer?.close();
+      file.reader.close();
+    }
+  }
+
   /** Live (listed, not retired by GC): an append may write into its blobs' reserve. */
   isAppendable(fileNumber: number): boolean {
     const file = this.#files.get(fileNumber);
-    return file !== undefined && file.retiredAtSeq === undefined;
+    return file !== undefined && !file.retired;
   }
 
   /**
@@ -187,10 +242,14 @@ export class BlobStore {
   writeInPlace(ref: BlobRef, bytes: Uint8Array, sync: boolean): BlobRef {
     this.#checkOpen();
     const file = this.#fileOf(ref);
-    file.writer ??= BlobFileWriter.openForAppend(this.#pathOf(file.fileNumber), file.fileNumber);
+    // The file's size is its end (the writer extends it over each record's reserve): no walk.
+    file.writer ??= BlobFileWriter.openForAppend(this.pathOf(file.fileNumber), file.fileNumber, {
+      endOffset: file.reader.sizeBytes,
+    });
     const next = file.writer.writeInPlace(ref, bytes);
     if (sync) file.writer.sync();
     this.#counters.appendsInPlace++;
+    this.#counters.blobBytesWritten += bytes.length;
     return next;
   }
 
@@ -231,44 +290,34 @@ export class BlobStore {
   }
 
   async #createActive(): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      this.#checkOpen();
-      const tempPath = this.#catalog.newTempPath();
-      const snapshot = this.#catalog.getSnapshot();
-      const fileNumber = snapshot.state.nextFileNumber;
-      let writer: BlobFileWriter | undefined;
-      try {
-        writer = BlobFileWriter.create(tempPath, fileNumber);
-        writer.sync();
-        await new AddBlobFile(snapshot, {
-          tempPath,
-          sizeBytes: writer.endOffset,
-          fileNumber,
-        })
-          .push()
-          .waitDone();
-      } catch (error) {
-        writer?.close();
-        // A table took the number meanwhile: write the header again with the next one.
-        if (error instanceof StrataError && error.code === 'ERR_CONFLICT' && attempt < 100) {
-          continue;
-        }
-        throw error;
-      } finally {
-        snapshot.release();
-      }
-      // The writer's descriptor follows the rename; readers open the file by its final name.
-      const reader = BlobFileReader.open(this.#pathOf(fileNumber), fileNumber);
-      if (this.#closed) {
-        writer.close();
-        reader.close();
-        this.#checkOpen();
-      }
-      const file: BlobFile = { fileNumber, reader, writer, retiredAtSeq: undefined };
-      this.#files.set(fileNumber, file);
-      this.#active = file;
-      return;
+    this.#checkOpen();
+    const tempPath = this.#catalog.newTempPath();
+    let sizeBytes: number;
+    const header = BlobFileWriter.create(tempPath, 0);
+    try {
+      header.sync();
+      sizeBytes = header.endOffset;
+    } finally {
+      header.close();
     }
+    const fileNumber = await registerBlobFile(this.#catalog, tempPath, sizeBytes);
+    const path = this.pathOf(fileNumber);
+    const reader = BlobFileReader.open(path, fileNumber);
+    let writer: BlobFileWriter;
+    try {
+      writer = BlobFileWriter.openForAppend(path, fileNumber, { endOffset: sizeBytes });
+    } catch (error) {
+      reader.close();
+      throw error;
+    }
+    if (this.#closed) {
+      writer.close();
+      reader.close();
+      this.#checkOpen();
+    }
+    const file: BlobFile = { fileNumber, reader, writer, retired: false };
+    this.#files.set(fileNumber, file);
+    this.#active = file;
   }
 
   #activeFull(): boolean {
@@ -287,7 +336,7 @@ export class BlobStore {
     return file;
   }
 
-  #pathOf(fileNumber: number): string {
+  pathOf(fileNumber: number): string {
     return join(this.#dir, blobFileName(fileNumber));
   }
 

@@ -18,8 +18,15 @@ import { Piscina } from 'piscina';
 import { NvmImage } from '../../nvm/image.js';
 import type { NvmOpenOptions } from '../../nvm/types.js';
 import { assert } from '../assert.js';
+import {
+  type BlobGcResult,
+  type BlobGcTask,
+  blobGcWorkerUrl,
+  rewriteBlobs,
+} from '../blob/blob-gc-job.js';
 import { encodeBlobRef } from '../blob/blob-ref.js';
 import { capacityFor } from '../blob/reserve-policy.js';
+import { reviveWorkerError } from '../blob/worker-error.js';
 import { Catalog } from '../catalog/catalog.js';
 import type { CatalogFs } from '../catalog/catalog-fs.js';
 import { type FileMeta, LEVEL_COUNT } from '../catalog/catalog-state.js';
@@ -61,6 +68,7 @@ import {
   type WriteOptions,
 } from '../write/group-commit.js';
 import type { EncodedOp, WriteOp } from '../write/write-op.js';
+import { BlobGc, type BlobGcHost, type BlobGcStats } from './blob-gc.js';
 import { BlobStore, type BlobStoreStats } from './blob-store.js';
 import { type CompactionStats, Compactor, type CompactorHost } from './compactor.js';
 import { StrataIterator } from './iterator.js';
@@ -107,7 +115,7 @@ export interface LevelStats {
   readonly bytes: number;
 }
 
-export interface StrataStats extends CompactionStats, BlobStoreStats {
+export interface StrataStats extends CompactionStats, BlobStoreStats, BlobGcStats {
   /** Live memtables: 1 mutable + the frozen ones not flushed yet. */
   readonly memtables: number;
   /** Frozen memtables waiting for (or in) their flush. */
@@ -128,6 +136,8 @@ export interface StrataStats extends CompactionStats, BlobStoreStats {
   readonly flushBytesWritten: number;
   /** Bytes of keys and values acknowledged since open. */
   readonly userBytesWritten: number;
+  /** Bytes of records (headers, keys, values or blob references) written into memtables. */
+  readonly memtableBytesWritten: number;
   /** (flush + compaction bytes written) / user bytes written, since open. */
   readonly writeAmplification: number;
   /** Bytes of all tables / bytes of the deepest non-empty level (1 when there are none). */
@@ -172,6 +182,8 @@ export interface StrataTestHooks {
   readonly beforeFlushTask?: (tempPath: string) => void | Promise<void>;
   /** Like beforeFlushTask, for each compaction's merge (not for trivial moves). */
   readonly beforeCompactionTask?: () => void | Promise<void>;
+  /** Awaited before each blob GC copy task starts. */
+  readonly beforeBlobGcTask?: () => void | Promise<void>;
   /** Passed to Catalog.open (default 1000), so short tests reach checkpoints. */
   readonly checkpointEveryEdits?: number;
   /** The boot tag memtables are opened with (src/memtable/boot-tag.ts): a new one models a power loss. */
@@ -203,6 +215,12 @@ interface LiveMemtable {
 /** An append retries this often when concurrent writes to its key keep invalidating it. */
 const APPEND_ATTEMPTS = 16;
 
+interface ReaderWaiter {
+  readonly seq: Seq;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
 interface StalledWrite {
   readonly start: () => void;
   readonly fail: (error: unknown) => void;
@@ -229,6 +247,10 @@ export class Strata {
   #blobGate: Promise<void> | undefined;
   /** The running append of each key (latin1 of its bytes): appends to one key go one by one. */
   readonly #appending = new Map<string, Promise<unknown>>();
+  readonly #blobGc: BlobGc;
+  /** Seqs of the read views iterators hold, with how many hold each. */
+  readonly #viewSeqs = new Map<Seq, number>();
+  #readerWaiters: ReaderWaiter[] = [];
   #mutable: LiveMemtable;
   /** Frozen, not yet flushed; oldest first. */
   #immutables: LiveMemtable[];
@@ -239,6 +261,8 @@ export class Strata {
   /** Bytes of tables written by flushes, and of keys and values acknowledged, since open. */
   #flushBytesWritten = 0;
   #userBytesWritten = 0;
+  /** Bytes of records written into memtable arenas (the NVM image) since open. */
+  #memtableBytesWritten = 0;
   /** Writes held back by the level-0 slowdown; the timer lets them go. */
   #slowdownTimer: ReturnType<typeof setTimeout> | undefined;
   #slowedWrites = 0;
@@ -298,7 +322,10 @@ export class Strata {
     const lastSeq = (): Seq => this.#lastSeq();
     const target: GroupCommitTarget = {
       applyBatch: (records: readonly MemtableRecord[]) => {
-        this.#mutable.memtable.applyBatch(records);
+        const memtable = this.#mutable.memtable;
+        const before = memtable.approximateBytes;
+        memtable.applyBatch(records);
+        this.#memtableBytesWritten += memtable.approximateBytes - before;
         this.#scheduleBackgroundWork();
       },
       get visibleSeq(): Seq {
@@ -310,6 +337,7 @@ export class Strata {
       // Power-loss durability needs the blob bytes durable before the reference that names them.
       separate: (records, sync) => this.#blobs.separate(records, sync || this.#options.sync),
     });
+    this.#blobGc = new BlobGc(this.#blobGcHost());
     this.#compactor = new Compactor(this.#compactorHost(), {
       shape: levelShapeOf(this.#options),
       targetFileBytes: this.#options.targetFileSize,
@@ -405,7 +433,10 @@ export class Strata {
         seqFloor,
         blobs,
       });
+      // A blob GC round a crash interrupted is settled before anything else runs.
+      await db.#blobGc.recover();
       db.#compactor.schedule();
+      db.#blobGc.schedule();
       // Frozen memtables left by an earlier run get flushed now, in the background.
       db.#scheduleBackgroundWork();
       return db;
@@ -586,6 +617,16 @@ export class Strata {
     return now.kind === expected.kind && equalBytes(now.value, expected.value);
   }
 
+  /**
+   * Runs blob GC now: rewrites every blob file whose garbage passed `blobGcGarbageRatio` (and
+   * the worst ones while blob space amplification is above its cap), waiting for older
+   * snapshots and iterators to close before the old files go. Resolves with the files removed.
+   */
+  async collectBlobGarbage(): Promise<number> {
+    this.#checkOpen();
+    return this.#blobGc.collect();
+  }
+
   /** A synchronous iterable of [key, value] in key order at the current seq. */
   iterator(options: IteratorOptions = {}): StrataIterator {
     this.#checkOpen();
@@ -624,7 +665,10 @@ export class Strata {
       },
       acquire: (inner) => this.#acquire(inner),
       release: (inner) => this.#releaseView(inner),
-      forget: (released) => this.#snapshots.delete(released),
+      forget: (released) => {
+        this.#snapshots.delete(released);
+        this.#wakeReaderWaiters();
+      },
     });
     this.#snapshots.add(snapshot);
     return snapshot;
@@ -707,6 +751,7 @@ export class Strata {
       ...compaction,
       flushBytesWritten: this.#flushBytesWritten,
       userBytesWritten: this.#userBytesWritten,
+      memtableBytesWritten: this.#memtableBytesWritten,
       writeAmplification:
         this.#userBytesWritten === 0
           ? 0
@@ -729,6 +774,7 @@ export class Strata {
       writes: committer.writes,
       writeGroups: committer.groups,
       ...this.#blobs.stats(),
+      ...this.#blobGc.stats(),
     };
   }
 
@@ -751,6 +797,11 @@ export class Strata {
       await (this.#freezing ?? this.#flushing);
     }
     await this.#compactor.whenIdle();
+    // A blob GC round waiting for old readers gives up (the next open settles it).
+    for (const waiter of this.#readerWaiters.splice(0)) {
+      waiter.reject(new StrataError('ERR_CLOSED', `database ${this.dir} is closed`));
+    }
+    await this.#blobGc.whenIdle();
     await this.#pool?.destroy();
     await this.#compactionPool?.destroy();
     if (this.#slowdownTimer !== undefined) clearTimeout(this.#slowdownTimer);
@@ -881,6 +932,7 @@ export class Strata {
   #acquire(view: ReadView): ReadView {
     for (const live of view.memtables) live.refs++;
     this.#tables.acquire(view.levels);
+    this.#viewSeqs.set(view.seq, (this.#viewSeqs.get(view.seq) ?? 0) + 1);
     return view;
   }
 
@@ -891,6 +943,40 @@ export class Strata {
     }
     // After close every reader is closed already.
     if (!this.#closed) this.#tables.release(view.levels);
+    const count = (this.#viewSeqs.get(view.seq) ?? 1) - 1;
+    if (count === 0) this.#viewSeqs.delete(view.seq);
+    else this.#viewSeqs.set(view.seq, count);
+    this.#wakeReaderWaiters();
+  }
+
+  /** The lowest seq an open snapshot or iterator reads at, or undefined when none is open. */
+  #oldestReaderSeq(): Seq | undefined {
+    let oldest: Seq | undefined;
+    for (const seq of this.#viewSeqs.keys()) if (oldest === undefined || seq < oldest) oldest = seq;
+    for (const snapshot of this.#snapshots) {
+      if (oldest === undefined || snapshot.seq < oldest) oldest = snapshot.seq;
+    }
+    return oldest;
+  }
+
+  /** Resolves once no snapshot or iterator reads below `seq`; rejects with ERR_CLOSED at close. */
+  #whenNoReaderBelow(seq: Seq): Promise<void> {
+    const oldest = this.#oldestReaderSeq();
+    if (oldest === undefined || oldest >= seq) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.#readerWaiters.push({ seq, resolve, reject });
+    });
+  }
+
+  #wakeReaderWaiters(): void {
+    if (this.#readerWaiters.length === 0) return;
+    const oldest = this.#oldestReaderSeq();
+    const waiting: ReaderWaiter[] = [];
+    for (const waiter of this.#readerWaiters) {
+      if (oldest === undefined || oldest >= waiter.seq) waiter.resolve();
+      else waiting.push(waiter);
+    }
+    this.#readerWaiters = waiting;
   }
 
   #dropIfUnused(live: LiveMemtable): void {
@@ -1153,6 +1239,8 @@ export class Strata {
         this.#tables.sync(this.#catalogLevels());
         // Level 0 may have shrunk below the stop or slowdown trigger.
         this.#scheduleBackgroundWork();
+        // The compaction may have turned blob bytes into garbage.
+        if (!this.#closed) this.#blobGc.schedule();
       },
       failed: (error) => {
         // Counted in stats(); compactRange() retries. Writes stopped by level 0 fail with it.
@@ -1163,6 +1251,43 @@ export class Strata {
         return db.#closed;
       },
     };
+  }
+
+  #blobGcHost(): BlobGcHost {
+    const options = this.#options;
+    return {
+      dir: this.#catalog.dir,
+      catalog: this.#catalog,
+      blobs: this.#blobs,
+      garbageRatio: options.blobGcGarbageRatio,
+      maxSpaceAmplification: options.maxBlobSpaceAmplification,
+      reserve: options.blobReserve,
+      roundBytesMax: options.blobFileSize,
+      readStored: (key) => this.#readStored(key),
+      writeRefs: (ops, select) => this.#write(() => ops, { select }),
+      lastSeq: () => this.#lastSeq(),
+      whenNoReaderBelow: (seq) => this.#whenNoReaderBelow(seq),
+      runTask: (task) => this.#runBlobGcTask(task),
+    };
+  }
+
+  /** On the compaction pool (its blob GC entry) when `compactionThreads` > 0, else here. */
+  async #runBlobGcTask(task: BlobGcTask): Promise<BlobGcResult> {
+    await this.#hooks.beforeBlobGcTask?.();
+    if (this.#options.compactionThreads === 0) return rewriteBlobs(task);
+    this.#compactionPool ??= new Piscina({
+      filename: compactionWorkerUrl(),
+      minThreads: 1,
+      maxThreads: this.#options.compactionThreads,
+    });
+    try {
+      return (await this.#compactionPool.run(task, {
+        filename: blobGcWorkerUrl(),
+      })) as BlobGcResult;
+    } catch (error) {
+      // A StrataError crosses the thread boundary as a plain Error with its code in the message.
+      throw reviveWorkerError(error);
+    }
   }
 
   /** On the compaction pool when `compactionThreads` > 0, else on this thread. */

@@ -1,7 +1,7 @@
 /**
  * Registers a new blob file (issue 5). The blob layer writes the file's header to a temp file
  * and fsyncs it; the operation renames it to `NNNNNN.blob` with a fresh file number and records
- * it, so the number is known before any value references the file. RemoveBlobFiles retires files
+ * it, so the number is known before any value references the file. CommitBlobGc retires files
  * after blob GC.
  */
 
