@@ -260,6 +260,28 @@ function resolveReserve(given: unknown): {
   };
 }
 
+/** A number option in [min, max] (an integer unless `fraction`), or `fallback` when absent. */
+function numberOption(
+  given: Record<string, unknown>,
+  name: string,
+  range: { fallback: number; min: number; max: number; fraction?: boolean; prefix?: string },
+): number {
+  const value = given[name] ?? range.fallback;
+  const ok = range.fraction
+    ? typeof value === 'number' &&
+      Number.isFinite(value) &&
+      value >= range.min &&
+      value <= range.max
+    : isIntegerIn(value, range.min, range.max);
+  if (!ok) {
+    const kind = range.fraction ? 'a number' : 'an integer';
+    throw invalid(
+      `options.${range.prefix ?? ''}${name} must be ${kind} in [${range.min}, ${range.max}]`,
+    );
+  }
+  return value as number;
+}
+
 function ratioOption(
   given: Record<string, unknown>,
   name: string,
@@ -268,11 +290,7 @@ function ratioOption(
   max: number,
   prefix = '',
 ): number {
-  const value = given[name] ?? fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
-    throw invalid(`options.${prefix}${name} must be a number in [${min}, ${max}]`);
-  }
-  return value;
+  return numberOption(given, name, { fallback, min, max, fraction: true, prefix });
 }
 
 function integerOption(
@@ -283,11 +301,7 @@ function integerOption(
   max: number,
   prefix = '',
 ): number {
-  const value = given[name] ?? fallback;
-  if (!isIntegerIn(value, min, max)) {
-    throw invalid(`options.${prefix}${name} must be an integer in [${min}, ${max}]`);
-  }
-  return value;
+  return numberOption(given, name, { fallback, min, max, prefix });
 }
 
 function isIntegerIn(value: unknown, min: number, max: number): value is number {
