@@ -1,0 +1,270 @@
+/**
+ * Appending 3 KiB at a time to 100 KiB values: Strata's in-place `append` against read-modify-
+ * write (get + concatenate + put) on Strata itself, classic-level and lmdb-js (noSync), all in
+ * this process. Every store loads the same values, then runs the same appends (same keys, same
+ * bytes) in interleaved rounds; the median round counts. Besides appends/s it reports the bytes
+ * each store wrote per byte appended: Strata's from its stats, everyone's from /proc/self/io.
+ * Stores: append-stores.ts; the write counter: append-io.ts.
+ *
+ *   node dist/bench/append.js                   (after `npm run build`; prints the tables)
+ *   node dist/bench/append.js --write-results   (also replaces its section of bench/RESULTS.md)
+ *   STRATA_BENCH_QUICK=1 node dist/bench/append.js
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { crc32 } from 'node:zlib';
+import { packageRoot } from '../src/package-root.js';
+import { Prng } from '../src/ycsb/prng.js';
+import { readWriteChars, waitUntilWritesSettle } from './append-io.js';
+import { renderAppendReport } from './append-report.js';
+import {
+  APPENDER_NAMES,
+  type Appender,
+  type AppenderName,
+  countersDelta,
+  openAppender,
+  type StrataWriteCounters,
+} from './append-stores.js';
+import { keyOf } from './engine.js';
+import { spliceSection } from './results-section.js';
+
+export interface AppendBenchSizes {
+  readonly keyCount: number;
+  readonly valueBytes: number;
+  readonly chunkBytes: number;
+  /** Every store runs this many rounds, interleaved in rotating order. */
+  readonly rounds: number;
+  readonly appendsPerRound: number;
+  /** Untimed appends to separate keys before the rounds, so the rounds run warm code. */
+  readonly warmUpAppends: number;
+}
+
+/** Full: 7,000 appends over 200 keys, so a value grows by ~105 KiB on average (about doubles). */
+export function appendBenchSizes(quick: boolean): AppendBenchSizes {
+  return {
+    keyCount: quick ? 20 : 200,
+    valueBytes: 100 * 1024,
+    chunkBytes: 3 * 1024,
+    rounds: quick ? 2 : 5,
+    appendsPerRound: quick ? 100 : 1_400,
+    warmUpAppends: quick ? 40 : 600,
+  };
+}
+
+/** One store's figures for one round. */
+export interface RoundSample {
+  readonly ops: number;
+  readonly elapsedMs: number;
+  readonly opsPerSecond: number;
+  /** /proc/self/io wchar delta, background work that the round started included. */
+  readonly writeChars: number | undefined;
+  readonly counters: StrataWriteCounters | undefined;
+}
+
+export interface AppenderFigures {
+  readonly name: AppenderName;
+  readonly label: string;
+  readonly rounds: readonly RoundSample[];
+}
+
+export interface AppendBenchResult {
+  readonly quick: boolean;
+  readonly sizes: AppendBenchSizes;
+  readonly figures: readonly AppenderFigures[];
+  readonly loadAtStart: readonly number[];
+  readonly cores: number;
+  readonly elapsedSeconds: number;
+  /** CRC-32 of every final value, folded in key order; equal for every store. */
+  readonly checksum: string;
+}
+
+export const SECTION_BEGIN = '<!-- bench/append.ts: begin -->';
+export const SECTION_END = '<!-- bench/append.ts: end -->';
+
+const POOL_BYTES = 1 << 20;
+const WARM_UP_KEYS = 20;
+/** Warm-up keys sit far above the measured ones. */
+const WARM_UP_KEY_BASE = 1_000_000;
+
+export async function runAppendBench(options: {
+  readonly quick: boolean;
+  readonly log?: (line: string) => void;
+}): Promise<{ text: string; markdown: string; result: AppendBenchResult }> {
+  const log = options.log ?? (() => {});
+  const sizes = appendBenchSizes(options.quick);
+  const loadAtStart = loadavg();
+  const startedMs = performance.now();
+  const dirs = APPENDER_NAMES.map((name) => mkdtempSync(join(tmpdir(), `strata-bench-${name}-`)));
+  const appenders: Appender[] = [];
+  try {
+    for (const [index, name] of APPENDER_NAMES.entries()) {
+      appenders.push(await openAppender(name, dirs[index]!));
+    }
+    const keys = Array.from({ length: sizes.keyCount }, (_, index) => keyOf(index));
+    for (const appender of appenders) {
+      log(`append: ${appender.label}, loading ${sizes.keyCount} values of ${sizes.valueBytes} B`);
+      for (const [index, key] of keys.entries()) {
+        await appender.load(key, POOL.slice(...initialRange(index, sizes)));
+      }
+      await warmUp(appender, sizes);
+      await waitUntilWritesSettle(() => appender.busy());
+    }
+    const keyIndexes = keyIndexesOf(sizes);
+    const samples = appenders.map((): RoundSample[] => []);
+    for (let round = 0; round < sizes.rounds; round++) {
+      log(`append: round ${round + 1} of ${sizes.rounds}`);
+      for (let turn = 0; turn < appenders.length; turn++) {
+        const index = (turn + round) % appenders.length;
+        const context = { keys, keyIndexes, sizes, round };
+        samples[index]!.push(await runRound(appenders[index]!, context));
+      }
+    }
+    log('append: checking that every store holds the same values');
+    const checksum = checkSameValues(appenders, keys, expectedLengths(keyIndexes, sizes));
+    const result: AppendBenchResult = {
+      quick: options.quick,
+      sizes,
+      figures: appenders.map((appender, index) => ({
+        name: appender.name,
+        label: appender.label,
+        rounds: samples[index]!,
+      })),
+      loadAtStart,
+      cores: cpus().length,
+      elapsedSeconds: (performance.now() - startedMs) / 1000,
+      checksum,
+    };
+    return { ...renderAppendReport(result, { begin: SECTION_BEGIN, end: SECTION_END }), result };
+  } finally {
+    for (const appender of appenders) await appender.close();
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * One round of one store: its share of the appends, one awaited at a time. The write figures
+ * are taken once the process is quiet again, so a flush or compaction the round started counts.
+ */
+async function runRound(
+  appender: Appender,
+  context: {
+    readonly keys: readonly Uint8Array[];
+    readonly keyIndexes: Uint32Array;
+    readonly sizes: AppendBenchSizes;
+    readonly round: number;
+  },
+): Promise<RoundSample> {
+  const { keys, keyIndexes, sizes, round } = context;
+  await waitUntilWritesSettle();
+  const charsBefore = readWriteChars();
+  const countersBefore = appender.counters();
+  const first = round * sizes.appendsPerRound;
+  const end = first + sizes.appendsPerRound;
+  const startedMs = performance.now();
+  for (let op = first; op < end; op++) {
+    await appender.append(keys[keyIndexes[op]!]!, POOL.subarray(...chunkRange(op, sizes)));
+  }
+  const elapsedMs = performance.now() - startedMs;
+  await waitUntilWritesSettle(() => appender.busy());
+  const charsAfter = readWriteChars();
+  const countersAfter = appender.counters();
+  return {
+    ops: sizes.appendsPerRound,
+    elapsedMs,
+    opsPerSecond: (sizes.appendsPerRound * 1000) / elapsedMs,
+    writeChars:
+      charsBefore === undefined || charsAfter === undefined ? undefined : charsAfter - charsBefore,
+    counters:
+      countersBefore === undefined || countersAfter === undefined
+        ? undefined
+        : countersDelta(countersBefore, countersAfter),
+  };
+}
+
+/**
+ * Loads WARM_UP_KEYS keys of their own and appends to them round robin, untimed: without it the
+ * first store's first round also measures V8 compiling its append path (in place: ~5k/s cold,
+ * ~15–25k/s warm here).
+ */
+async function warmUp(appender: Appender, sizes: AppendBenchSizes): Promise<void> {
+  const keys = Array.from({ length: WARM_UP_KEYS }, (_, index) => keyOf(WARM_UP_KEY_BASE + index));
+  for (const [index, key] of keys.entries()) {
+    await appender.load(key, POOL.slice(...initialRange(index, sizes)));
+  }
+  for (let op = 0; op < sizes.warmUpAppends; op++) {
+    await appender.append(keys[op % keys.length]!, POOL.subarray(...chunkRange(op, sizes)));
+  }
+}
+
+/** The key of every append, uniform over the keys, the same for every store. */
+function keyIndexesOf(sizes: AppendBenchSizes): Uint32Array {
+  const prng = new Prng(7);
+  const indexes = new Uint32Array(sizes.rounds * sizes.appendsPerRound);
+  for (let op = 0; op < indexes.length; op++) indexes[op] = prng.nextBelow(sizes.keyCount);
+  return indexes;
+}
+
+function expectedLengths(keyIndexes: Uint32Array, sizes: AppendBenchSizes): number[] {
+  const lengths = new Array<number>(sizes.keyCount).fill(sizes.valueBytes);
+  for (const index of keyIndexes) lengths[index]! += sizes.chunkBytes;
+  return lengths;
+}
+
+/** Every store must end with the lengths the appends imply and the same bytes; throws if not. */
+function checkSameValues(
+  appenders: readonly Appender[],
+  keys: readonly Uint8Array[],
+  lengths: readonly number[],
+): string {
+  let reference: number[] | undefined;
+  for (const appender of appenders) {
+    const crcs = keys.map((key, index) => {
+      const value = appender.get(key);
+      if (value === undefined || value.length !== lengths[index]) {
+        throw new Error(
+          `${appender.label}: key ${index} holds ${value?.length} bytes, expected ${lengths[index]}`,
+        );
+      }
+      return crc32(value.subarray(0, value.length)); // lmdb: see concat in append-stores.ts
+    });
+    reference ??= crcs;
+    if (crcs.some((crc, index) => crc !== reference![index])) {
+      throw new Error(`${appender.label}: the final values differ from the first store's`);
+    }
+  }
+  const folded = (reference ?? []).reduce((fold, crc) => crc32(String(crc), fold), 0);
+  return folded.toString(16).padStart(8, '0');
+}
+
+/** Incompressible bytes that values and chunks are cut from (LevelDB compresses with Snappy). */
+const POOL = ((): Uint8Array => {
+  const prng = new Prng(3);
+  const bytes = new Uint8Array(POOL_BYTES);
+  for (let index = 0; index < bytes.length; index++) bytes[index] = prng.nextU32() & 0xff;
+  return bytes;
+})();
+
+function initialRange(keyIndex: number, sizes: AppendBenchSizes): [number, number] {
+  const start = (keyIndex * 104_729) % (POOL_BYTES - sizes.valueBytes);
+  return [start, start + sizes.valueBytes];
+}
+
+function chunkRange(op: number, sizes: AppendBenchSizes): [number, number] {
+  const start = (op * 4_099) % (POOL_BYTES - sizes.chunkBytes);
+  return [start, start + sizes.chunkBytes];
+}
+
+const entry = process.argv[1];
+if (entry !== undefined && import.meta.url === pathToFileURL(entry).href) {
+  const quick = process.env['STRATA_BENCH_QUICK'] === '1';
+  const report = await runAppendBench({ quick, log: (line) => process.stderr.write(`${line}\n`) });
+  process.stdout.write(`${report.text}\n`);
+  if (process.argv.includes('--write-results')) {
+    if (quick) throw new Error('--write-results refuses a quick run');
+    const path = join(packageRoot(), 'bench', 'RESULTS.md');
+    spliceSection(path, { begin: SECTION_BEGIN, end: SECTION_END }, report.markdown);
+    process.stderr.write(`replaced the bench/append.ts section of ${path}\n`);
+  }
+}
