@@ -127,9 +127,21 @@ export class BlobGc {
       const live = new Set(this.#liveBlobFiles().map((meta) => meta.fileNumber));
       const remove: number[] = [];
       const garbage: { fileNumber: number; garbageBytes: number }[] = [];
+      let settled = true;
       for (const fileNumber of numbers) {
         if (!Number.isSafeInteger(fileNumber) || !live.has(fileNumber)) continue;
-        const scan = await this.#scanLiveness([fileNumber]);
+        let scan: { live: unknown[]; deadBytes: number };
+        try {
+          scan = await this.#scanLiveness([fileNumber]);
+        } catch (error) {
+          // A record walk that fails (a header torn by a power loss in an input that was the
+          // active file) must not keep the database from opening: the file stays as it is.
+          this.#counters.blobGcErrors++;
+          this.#lastError = error;
+          this.#failed.add(fileNumber);
+          settled = false;
+          continue;
+        }
         if (scan.live.length === 0) {
           remove.push(fileNumber);
           continue;
@@ -139,7 +151,8 @@ export class BlobGc {
         if (unaccounted > 0) garbage.push({ fileNumber, garbageBytes: unaccounted });
       }
       await this.#commitGc(remove, garbage);
-      rmSync(join(this.#host.dir, marker), { force: true });
+      // Kept when a file could not be scanned, so a later open tries again.
+      if (settled) rmSync(join(this.#host.dir, marker), { force: true });
     }
   }
 
