@@ -51,7 +51,11 @@ export function renderAppendReport(
   ];
   const breakdown = breakdownLines(inPlace, result);
   const notes = notesOf(result);
-  const title = `### Appending ${kib(result.sizes.chunkBytes)} at a time to ${kib(result.sizes.valueBytes)} values (bench/append.ts)${result.quick ? ' — quick smoke run' : ''}`;
+  const concurrency =
+    result.sizes.inFlight === 1
+      ? 'one append awaited at a time'
+      : `${result.sizes.inFlight} appends in flight, each on its own key`;
+  const title = `### Appending ${kib(result.sizes.chunkBytes)} at a time to ${kib(result.sizes.valueBytes)} values, ${concurrency} (bench/append.ts)${result.quick ? ' — quick smoke run' : ''}`;
   const markdown = [
     markers.begin,
     title,
@@ -99,8 +103,8 @@ function notesOf(result: AppendBenchResult): string[] {
   const load = (values: readonly number[]) => values.map((value) => value.toFixed(2)).join(' / ');
   return [
     `date: ${new Date().toISOString()}, node ${process.version}, commit ${gitCommit(packageRoot())}; ${result.cores} cores, load average (1/5/15 min) ${load(result.loadAtStart)} at the start, ${load(loadavg())} at the end; the whole bench took ${result.elapsedSeconds.toFixed(0)} s (cores shared with other work: numbers move ±2x between runs)${result.quick ? '. Quick run: sizes too small to mean anything.' : ''}`,
-    `${sizes.keyCount} keys (16 bytes), each loaded with a ${kib(sizes.valueBytes)} incompressible value by one put; then ${formatCount(sizes.rounds * sizes.appendsPerRound)} appends of ${kib(sizes.chunkBytes)} to uniformly random keys (~${kib((sizes.rounds * sizes.appendsPerRound * sizes.chunkBytes) / sizes.keyCount)} per value on average), one awaited at a time, in ${sizes.rounds} rounds of ${formatCount(sizes.appendsPerRound)}, after ${formatCount(sizes.warmUpAppends)} untimed warm-up appends to 20 other keys; the stores interleave in rotating order and run the same keys and bytes. Afterwards every store holds the same values (CRC-32 fold ${result.checksum}).`,
-    'Stores: Strata with default options (values ≥ 16 KiB in blob files, reserve 25 % of the value, at least 4 KiB; a value an append moves gets 2x its size) doing `append`, and a second Strata database with the same options doing `get` + concatenate + `put`; classic-level (defaults) and lmdb-js (`noSync`), both `get` + concatenate + `put` through bench/engine-stores.ts. Durability: all survive a process crash, not power loss.',
+    `${sizes.keyCount} keys (16 bytes), each loaded with a ${kib(sizes.valueBytes)} incompressible value by one put; then ${formatCount(sizes.rounds * sizes.appendsPerRound)} appends of ${kib(sizes.chunkBytes)}, the same number to every key in a shuffled order (${kib((sizes.rounds * sizes.appendsPerRound * sizes.chunkBytes) / sizes.keyCount)} per value), ${sizes.inFlight === 1 ? 'one awaited at a time' : `${sizes.inFlight} in flight (lane i takes the keys ≡ i mod ${sizes.inFlight}, so no key has two at once)`}, in ${sizes.rounds} rounds of ${formatCount(sizes.appendsPerRound)}, after ${formatCount(sizes.warmUpAppends)} untimed warm-up appends to 20 other keys; the stores interleave in rotating order and run the same keys and bytes. Afterwards every store holds the same values (CRC-32 fold ${result.checksum}).`,
+    'Stores: Strata with default options (values ≥ 16 KiB in blob files, reserve as large as the value — a hole in the file, no disk written until an append fills it; a value an append moves gets 3x its size, so over a long life a growing value costs about 1 + 1/3 bytes written per byte appended) doing `append`, and a second Strata database with the same options doing `get` + concatenate + `put`; classic-level (defaults) and lmdb-js (`noSync`), both `get` + concatenate + `put` through bench/engine-stores.ts. Durability: all survive a process crash, not power loss.',
     "Bytes written: for Strata the engine's counters (blob files, NVM memtable records, flushes, compactions); for everyone `wchar` from /proc/self/io, the bytes this process passed to write system calls, all threads. wchar is a different but comparable measure: it counts LevelDB's log, flushes and compactions and lmdb's page writes, but not Strata's NVM memtable, whose records are stores into a mapped file (hence its stats). Each round's figures are read once the process has stopped writing, so background work a round started is counted in it.",
   ];
 }

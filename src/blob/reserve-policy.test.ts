@@ -7,7 +7,7 @@ describe('reserve policy', () => {
     const policy = RESERVE_POLICY_DEFAULT;
     expect(capacityFor(0, policy)).toBe(4096);
     expect(capacityFor(100, policy)).toBe(100 + 4096);
-    expect(capacityFor(100_000, policy)).toBe(100_000 + 25_000);
+    expect(capacityFor(100_000, policy)).toBe(100_000 + 100_000);
     expect(capacityFor(1 << 30, policy)).toBe((1 << 30) + (64 << 20));
     expect(capacityFor(10, { ratio: 0.5, minBytes: 0, maxBytes: 100 })).toBe(15);
     expect(capacityFor(3, { ratio: 0.5, minBytes: 0, maxBytes: 100 })).toBe(5); // rounds up

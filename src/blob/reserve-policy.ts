@@ -16,8 +16,12 @@ export interface ReservePolicy {
   readonly maxBytes: number;
 }
 
+/**
+ * As large as the value: the reserve is a hole in the blob file (never written when the record is
+ * created), so it costs no disk until an append fills it, only room in the file's offsets.
+ */
 export const RESERVE_POLICY_DEFAULT: ReservePolicy = {
-  ratio: 0.25,
+  ratio: 1,
   minBytes: 4096,
   maxBytes: 64 << 20,
 };

@@ -65,9 +65,11 @@ export interface StrataOptions {
   readonly blobFileSize?: number;
   /**
    * Free space reserved after each blob for in-place appends: `ratio` × its size, clamped to
-   * [minBytes, maxBytes]. Default { ratio: 0.25, minBytes: 4 KiB, maxBytes: 64 MiB }. A value an
-   * append moves (its reserve ran out) gets `appendRatio` × its new size instead (default 2),
-   * so a value that keeps growing is rewritten ever more rarely.
+   * [minBytes, maxBytes]. Default { ratio: 1, minBytes: 4 KiB, maxBytes: 64 MiB }: the reserve
+   * is a hole in the file, so it costs no disk until appends fill it. A value an append moves
+   * (its reserve ran out) gets `appendRatio` × its new size instead (default 3), so a value that
+   * keeps growing is rewritten ever more rarely: about 1 + 1/appendRatio bytes written per byte
+   * appended over its life.
    */
   readonly blobReserve?: {
     ratio?: number;
@@ -118,7 +120,7 @@ export const MAX_FROZEN_MEMTABLES_DEFAULT = 2;
 export const MIN_BLOB_SIZE_DEFAULT = 16 * 1024;
 export const BLOB_FILE_SIZE_DEFAULT = 256 * 1024 * 1024;
 /** The reserve ratio of a value that an append moved to a new blob (see StrataOptions). */
-const APPEND_RESERVE_RATIO = 2;
+const APPEND_RESERVE_RATIO = 3;
 /** A memtable's seqs must stay below its base + 2^32; this bound keeps far away from that. */
 const MEMTABLE_SIZE_MAX = 2 ** 32;
 
