@@ -289,25 +289,33 @@ function chunkRange(op: number, sizes: AppendBenchSizes): [number, number] {
   return [start, start + sizes.chunkBytes];
 }
 
+/** Both passes (one at a time, then APPENDS_IN_FLIGHT), on fresh databases each: one section. */
+export async function runAppendPasses(options: {
+  readonly quick: boolean;
+  readonly log?: (line: string) => void;
+}): Promise<{ text: string; markdown: string }> {
+  const serial = await runAppendBench({ ...options, markers: { begin: SECTION_BEGIN, end: '' } });
+  const parallel = await runAppendBench({
+    ...options,
+    inFlight: APPENDS_IN_FLIGHT,
+    markers: { begin: '', end: SECTION_END },
+  });
+  return {
+    text: `${serial.text}\n\n${parallel.text}`,
+    markdown: `${serial.markdown}\n\n${parallel.markdown}`,
+  };
+}
+
 const entry = process.argv[1];
 if (entry !== undefined && import.meta.url === pathToFileURL(entry).href) {
   const quick = process.env['STRATA_BENCH_QUICK'] === '1';
   const log = (line: string) => process.stderr.write(`${line}\n`);
-  // Two passes, each on fresh databases: one append awaited at a time, then 16 in flight.
-  const serial = await runAppendBench({ quick, log, markers: { begin: SECTION_BEGIN, end: '' } });
-  process.stdout.write(`${serial.text}\n\n`);
-  const parallel = await runAppendBench({
-    quick,
-    log,
-    inFlight: APPENDS_IN_FLIGHT,
-    markers: { begin: '', end: SECTION_END },
-  });
-  process.stdout.write(`${parallel.text}\n`);
+  const report = await runAppendPasses({ quick, log });
+  process.stdout.write(`${report.text}\n`);
   if (process.argv.includes('--write-results')) {
     if (quick) throw new Error('--write-results refuses a quick run');
     const path = join(packageRoot(), 'bench', 'RESULTS.md');
-    const markdown = `${serial.markdown}\n\n${parallel.markdown}`;
-    spliceSection(path, { begin: SECTION_BEGIN, end: SECTION_END }, markdown);
+    spliceSection(path, { begin: SECTION_BEGIN, end: SECTION_END }, report.markdown);
     process.stderr.write(`replaced the bench/append.ts section of ${path}\n`);
   }
 }

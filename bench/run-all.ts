@@ -12,12 +12,14 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { packageRoot } from '../src/package-root.js';
 import { formatCount, renderMarkdownTable } from '../src/ycsb/text-table.js';
+import { runAppendPasses } from './append.js';
 import { runEhashMicro } from './ehash-micro.js';
 import { runRecoveryBench } from './ehash-recovery.js';
 import { runEngineBench } from './engine.js';
 import { gitCommit } from './git-commit.js';
 import { runLocksBench } from './locks.js';
 import { runSstBench } from './sst.js';
+import { runYcsbBlobBench } from './ycsb-blob.js';
 import { COMPARE_PRESETS, type ComparePreset, runYcsbCompare } from './ycsb-compare.js';
 import { runYcsbCoreBench } from './ycsb-core.js';
 
@@ -49,6 +51,12 @@ export async function runAll(options: {
   const core = await runYcsbCoreBench({ quick: options.quick, log, svgName });
   process.stdout.write(`${core.text}\n\n`);
   sections.push(core.markdown);
+  const append = await runAppendPasses({ quick: options.quick, log });
+  process.stdout.write(`${append.text}\n\n`);
+  sections.push(append.markdown);
+  const blobYcsb = await runYcsbBlobBench({ quick: options.quick, log });
+  process.stdout.write(`${blobYcsb.text}\n\n`);
+  sections.push(blobYcsb.markdown);
   const markdown = `${sections.join('\n\n')}\n`;
   const path = options.quick
     ? join(root, 'bench', 'out', 'RESULTS.quick.md')
