@@ -71,6 +71,8 @@ const SLOW = process.env['STRATA_SLOW'] === '1';
 /** Every STRIDE-th crash point in the default run (odd, so torn and clean cuts alternate). */
 const STRIDE = SLOW ? { nvm: 1, catalog: 1 } : { nvm: 11, catalog: 4 };
 const CRASH_POINTS_MAX = 20_000;
+/** Every point of three seeds, and every crash of the marker-settling reopens, takes minutes. */
+const CRASH_TEST_TIMEOUT_MS = SLOW ? 3_600_000 : 120_000;
 /** Written by verify after the reopen: the recovered database takes blobs and appends. */
 const AFTER_KEY = 'after-crash';
 
@@ -138,39 +140,49 @@ describe.each(seeds())('seed %i', (seed) => {
     }
   });
 
-  test('NVM crash at every persist point', async () => {
-    const counts = await crashEverywhere(seed, steps, 'nvm', (crashAt) => {
-      const cut = new PowerCut();
-      const tear = crashAt % 2 === 0 ? { tearOnCrash: { seed: seed * 100_000 + crashAt } } : {};
-      return { cut, hooks: { nvm: { crashAtPersist: crashAt, ...tear }, catalogFs: cut.fs } };
-    });
-    const { cleanRunCalls: _calls, ...summary } = counts;
-    console.log(`KV_SEED=${seed} nvm: ${JSON.stringify(summary)}`);
-    expect(counts.points).toBeGreaterThan(SLOW ? 600 : 50);
-    expect(counts.kept + counts.dropped).toBe(counts.points);
-    expect(counts.inGc, 'crash points inside a GC step').toBeGreaterThan(SLOW ? 40 : 4);
-    expect(counts.markers, 'runs that left a GC crash marker').toBeGreaterThan(0);
-    expect(counts.recoveryPoints, 'crashes of the reopen settling a marker').toBeGreaterThan(0);
-  });
+  test(
+    'NVM crash at every persist point',
+    async () => {
+      const counts = await crashEverywhere(seed, steps, 'nvm', (crashAt) => {
+        const cut = new PowerCut();
+        const tear = crashAt % 2 === 0 ? { tearOnCrash: { seed: seed * 100_000 + crashAt } } : {};
+        return { cut, hooks: { nvm: { crashAtPersist: crashAt, ...tear }, catalogFs: cut.fs } };
+      });
+      const { cleanRunCalls: _calls, ...summary } = counts;
+      console.log(`KV_SEED=${seed} nvm: ${JSON.stringify(summary)}`);
+      expect(counts.points).toBeGreaterThan(SLOW ? 600 : 50);
+      expect(counts.kept + counts.dropped).toBe(counts.points);
+      expect(counts.inGc, 'crash points inside a GC step').toBeGreaterThan(SLOW ? 40 : 4);
+      expect(counts.markers, 'runs that left a GC crash marker').toBeGreaterThan(0);
+      expect(counts.recoveryPoints, 'crashes of the reopen settling a marker').toBeGreaterThan(0);
+    },
+    CRASH_TEST_TIMEOUT_MS,
+  );
 
-  test('catalog crash at every mutating file-system call', async () => {
-    const counts = await crashEverywhere(seed, steps, 'catalog', (crashAt) => {
-      const tear = crashAt % 2 === 0 ? { tearSeed: seed * 100_000 + crashAt } : {};
-      const cut = new PowerCut({ crashAtCall: crashAt, ...tear });
-      return { cut, hooks: { catalogFs: cut.fs } };
-    });
-    const { cleanRunCalls, ...summary } = counts;
-    console.log(`KV_SEED=${seed} catalog: ${JSON.stringify(summary)}`);
-    // The uncut run registered blob files and committed GC rounds, so the points cut both.
-    const blobRenames = cleanRunCalls.filter((call) => /^rename \S+\.tmp \d{6}\.blob$/.test(call));
-    const blobUnlinks = cleanRunCalls.filter((call) => /^unlink \d{6}\.blob$/.test(call));
-    expect(blobRenames.length, cleanRunCalls.join('\n')).toBeGreaterThanOrEqual(8);
-    expect(blobUnlinks.length, cleanRunCalls.join('\n')).toBeGreaterThanOrEqual(2);
-    expect(counts.points).toBeGreaterThan(SLOW ? 150 : 30);
-    expect(counts.inGc, 'crash points inside a GC step').toBeGreaterThan(SLOW ? 20 : 6);
-    expect(counts.markers, 'runs that left a GC crash marker').toBeGreaterThan(0);
-    expect(counts.recoveryPoints, 'crashes of the reopen settling a marker').toBeGreaterThan(0);
-  });
+  test(
+    'catalog crash at every mutating file-system call',
+    async () => {
+      const counts = await crashEverywhere(seed, steps, 'catalog', (crashAt) => {
+        const tear = crashAt % 2 === 0 ? { tearSeed: seed * 100_000 + crashAt } : {};
+        const cut = new PowerCut({ crashAtCall: crashAt, ...tear });
+        return { cut, hooks: { catalogFs: cut.fs } };
+      });
+      const { cleanRunCalls, ...summary } = counts;
+      console.log(`KV_SEED=${seed} catalog: ${JSON.stringify(summary)}`);
+      // The uncut run registered blob files and committed GC rounds, so the points cut both.
+      const blobRenames = cleanRunCalls.filter((call) =>
+        /^rename \S+\.tmp \d{6}\.blob$/.test(call),
+      );
+      const blobUnlinks = cleanRunCalls.filter((call) => /^unlink \d{6}\.blob$/.test(call));
+      expect(blobRenames.length, cleanRunCalls.join('\n')).toBeGreaterThanOrEqual(8);
+      expect(blobUnlinks.length, cleanRunCalls.join('\n')).toBeGreaterThanOrEqual(2);
+      expect(counts.points).toBeGreaterThan(SLOW ? 150 : 30);
+      expect(counts.inGc, 'crash points inside a GC step').toBeGreaterThan(SLOW ? 20 : 6);
+      expect(counts.markers, 'runs that left a GC crash marker').toBeGreaterThan(0);
+      expect(counts.recoveryPoints, 'crashes of the reopen settling a marker').toBeGreaterThan(0);
+    },
+    CRASH_TEST_TIMEOUT_MS,
+  );
 });
 
 /**
