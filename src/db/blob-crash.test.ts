@@ -49,7 +49,6 @@ import {
 } from './testing/blob-workload.js';
 import { CrashRejections } from './testing/crash-rejections.js';
 import { PowerCut } from './testing/power-cut.js';
-import { SuccessorFailures } from './testing/successor-failures.js';
 
 const OPTIONS: StrataOptions = {
   backend: 'emulated',
@@ -79,10 +78,8 @@ const AFTER_KEY = 'after-crash';
 const decoder = new TextDecoder();
 let activeCut: PowerCut | undefined;
 const rejections = new CrashRejections();
-const successorFailures = new SuccessorFailures();
 
 beforeAll(() => {
-  successorFailures.install(); // below CrashRejections, which passes other rejections on to it
   rejections.install();
   const openImage = NvmImage.open;
   vi.spyOn(NvmImage, 'open').mockImplementation((path, options) => {
@@ -95,8 +92,6 @@ beforeAll(() => {
 afterAll(() => {
   vi.restoreAllMocks();
   rejections.uninstall();
-  successorFailures.uninstall();
-  console.log(`unhandled successor-creation failures (known bug): ${successorFailures.count}`);
 });
 
 describe.each(seeds())('seed %i', (seed) => {
@@ -127,9 +122,19 @@ describe.each(seeds())('seed %i', (seed) => {
         expect(first.blobGcFilesRemoved, 'files GC 1 removed').toBeGreaterThan(0);
         expect(first.blobGcSkipped, 'values GC 1 skipped').toBeGreaterThan(0);
         expect(stats.blobGcErrors).toBe(0);
-        expect(outcome.groupsIssued, 'hook write groups issued').toEqual(
-          steps.flatMap((step) => (step.kind === 'gc' ? [step.duringTasks.length] : [])),
+        // A GC step runs as many copy tasks as it has rounds (rounds merge files up to one
+        // output's worth of live bytes), so some planned groups may go unissued; the model
+        // below counts only the issued ones.
+        const planned = steps.flatMap((step) =>
+          step.kind === 'gc' ? [step.duringTasks.length] : [],
         );
+        expect(outcome.groupsIssued.length, 'GC steps').toBe(planned.length);
+        expect(outcome.groupsIssued[0], 'hook write groups in GC 1').toBeGreaterThan(0);
+        outcome.groupsIssued.forEach((issued, index) => {
+          expect(issued, `hook write groups in GC ${index + 1}`).toBeLessThanOrEqual(
+            planned[index]!,
+          );
+        });
         expect(outcome.model).toEqual(fullBlobModel(steps, outcome.groupsIssued));
       } finally {
         await db.close();
@@ -186,17 +191,17 @@ describe.each(seeds())('seed %i', (seed) => {
 });
 
 /**
- * Known bugs, run only under STRATA_SLOW=1 (they fail until fixed; see the report).
+ * Regressions of two bugs these tests found (both fixed):
  *
  * 1. An in-place append that wrote into its blob's reserve before a GC round retired the file,
- *    but whose reference commit lands after the round's liveness scan: the round copies the old
- *    value, its select then skips the key (its reference changed), and CommitBlobGc removes the
- *    file the new, acknowledged reference still points into. get() fails with ERR_CORRUPT
- *    ("refers to blob file 000001.blob, which is not live"), also after a reopen.
- * 2. A put that fills the active blob file, then close(): the successor's creation rejects
- *    unhandled (ERR_CLOSED), which ends a Node process (testing/successor-failures.ts).
+ *    but whose reference commit landed after the round's liveness scan: the round copied the old
+ *    value, skipped the key (its reference changed), and CommitBlobGc removed the file the new,
+ *    acknowledged reference still pointed into (ERR_CORRUPT on get, also after a reopen). The
+ *    append's commit now also requires the file to be appendable still, else it rewrites.
+ * 2. A put that filled the active blob file, then close(): the successor's creation rejected
+ *    unhandled (ERR_CLOSED), which ends a Node process. Creations now never reject; close waits.
  */
-describe.runIf(SLOW)('known bugs (STRATA_SLOW=1)', () => {
+describe('regressions', () => {
   const options: StrataOptions = {
     backend: 'emulated',
     flushThreads: 0,
@@ -237,12 +242,29 @@ describe.runIf(SLOW)('known bugs (STRATA_SLOW=1)', () => {
   test('closing while the next blob file is created rejects nothing unhandled', async () => {
     const root = mkdtempSync(join(fastTempRoot(), 'strata-blob-successor-'));
     try {
-      const before = successorFailures.count;
-      const db = await Strata.open(join(root, 'db'), { ...options, blobFileSize: 4096 });
-      await db.put('k', 'v'.repeat(5000)); // passes blobFileSize: the successor is started
-      await db.close();
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      expect(successorFailures.count - before, 'unhandled rejections').toBe(0);
+      const unhandled: unknown[] = [];
+      const listener = (reason: unknown): void => {
+        unhandled.push(reason);
+      };
+      process.on('unhandledRejection', listener);
+      try {
+        const dir = join(root, 'db');
+        let db = await Strata.open(dir, { ...options, blobFileSize: 4096 });
+        await db.put('k', 'v'.repeat(5000)); // passes blobFileSize: the successor is started
+        await db.close();
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        expect(unhandled, 'unhandled rejections').toEqual([]);
+        // A successor registered as the database closed is reused, not left empty for good.
+        db = await Strata.open(dir, { ...options, blobFileSize: 4096 });
+        await db.put('k2', 'w'.repeat(500));
+        const blobs = readdirSync(join(dir, 'catalog')).filter((name) => name.endsWith('.blob'));
+        expect(blobs.length).toBe(db.stats().blobFiles);
+        expect(db.stats().blobFiles).toBeLessThanOrEqual(2);
+        expect(decoder.decode(db.get('k')!)).toBe('v'.repeat(5000));
+        await db.close();
+      } finally {
+        process.off('unhandledRejection', listener);
+      }
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

@@ -193,11 +193,14 @@ export class BlobGc {
       stats.blobBytes / stats.blobLiveBytes > this.#host.maxSpaceAmplification;
     const picked: BlobFileMeta[] = [];
     let bytes = 0;
+    // A round is bounded by the live bytes it copies (one output file's worth), so several
+    // half-empty files merge into one.
     for (const meta of ranked) {
       if (ratioOf(meta) < this.#host.garbageRatio && !(overCap && picked.length === 0)) break;
-      if (picked.length > 0 && bytes + sizeOf(meta) > this.#host.roundBytesMax) break;
+      const liveBytes = Math.max(0, sizeOf(meta) - meta.garbageBytes);
+      if (picked.length > 0 && bytes + liveBytes > this.#host.roundBytesMax) break;
       picked.push(meta);
-      bytes += sizeOf(meta);
+      bytes += liveBytes;
     }
     return picked;
   }

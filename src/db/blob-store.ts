@@ -18,6 +18,7 @@ import {
   BlobFileReader,
   BlobFileWriter,
   blobFileName,
+  FILE_HEADER_BYTES,
   RECORD_HEADER_BYTES,
 } from '../blob/blob-file.js';
 import { type BlobRef, decodeBlobRef, encodeBlobRef } from '../blob/blob-ref.js';
@@ -64,7 +65,11 @@ export class BlobStore {
   readonly #options: BlobStoreOptions;
   readonly #files = new Map<number, BlobFile>();
   #active: BlobFile | undefined;
+  /** Created ahead (once the active file is 3/4 full); becomes active when that one is full. */
+  #next: BlobFile | undefined;
   #creating: Promise<void> | undefined;
+  /** The last creation's failure, reported by the next ensureActive(). */
+  #creationError: unknown;
   #counters = { blobsWritten: 0, blobBytesWritten: 0, appendsInPlace: 0, appendsRewritten: 0 };
   #closed = false;
 
@@ -82,6 +87,10 @@ export class BlobStore {
           retired: false,
         });
       }
+      // A listed file that holds no record yet (created ahead, or just before a crash or close)
+      // becomes the active one again instead of lying empty forever.
+      const newest = snapshot.state.blobFiles.at(-1);
+      if (newest !== undefined) store.#adoptIfEmpty(newest.fileNumber);
     } catch (error) {
       store.close();
       throw error;
@@ -111,14 +120,45 @@ export class BlobStore {
     return blobCapacity !== undefined || valueBytes >= this.#options.minBlobSize;
   }
 
-  /** An active file exists once this resolves (callers await it before a blob write). */
+  /**
+   * An active file exists once this resolves (callers await it before a blob write). Rejects
+   * with the creation's error (ERR_IO, a catalog failure) when there is no file to write to.
+   */
   ensureActive(): Promise<void> {
-    if (this.#active !== undefined && !this.#activeFull()) return Promise.resolve();
-    this.#creating ??= this.#createActive().finally(() => {
-      this.#creating = undefined;
+    if (this.#active !== undefined) return Promise.resolve();
+    this.#startCreating();
+    return this.#creating!.then(() => {
+      if (this.#active === undefined) {
+        throw this.#creationError ?? new StrataError('ERR_CLOSED', 'blob store is closed');
+      }
     });
-    // A full active file keeps taking blobs while its successor is created.
-    return this.#active === undefined ? this.#creating : Promise.resolve();
+  }
+
+  /** Resolves once no file creation runs (close waits for it; it never rejects). */
+  whenIdle(): Promise<void> {
+    return this.#creating ?? Promise.resolve();
+  }
+
+  /**
+   * Creates the next file in the background unless one is being made or waits already. The
+   * promise never rejects: a failure is kept for ensureActive() and the next attempt retries.
+   */
+  #startCreating(): void {
+    if (this.#creating !== undefined || this.#next !== undefined || this.#closed) return;
+    this.#creating = this.#createFile()
+      .then(
+        (file) => {
+          this.#creationError = undefined;
+          if (this.#active === undefined || this.#activeFull()) this.#active = file;
+          else this.#next = file;
+        },
+        (error: unknown) => {
+          this.#creationError = error;
+        },
+      )
+      .finally(() => {
+        this.#creating = undefined;
+      });
   }
 
   /**
@@ -137,6 +177,10 @@ export class BlobStore {
     }
     if (positions === undefined) return;
     this.#checkOpen();
+    if (this.#activeFull() && this.#next !== undefined) {
+      this.#active = this.#next;
+      this.#next = undefined;
+    }
     const active = this.#active;
     if (active === undefined) {
       throw new StrataError('ERR_CLOSED', 'blob store: no active blob file (closed or failed)');
@@ -162,7 +206,14 @@ export class BlobStore {
       this.#counters.blobBytesWritten +=
         RECORD_HEADER_BYTES + record.userKey.length + record.value.length;
     });
-    if (this.#activeFull()) void this.ensureActive().catch(() => undefined);
+    // The successor is made ahead, so a full file hands over at once (a soft size limit: the
+    // active file takes blobs until its successor is ready).
+    if (this.#activeFull() && this.#next !== undefined) {
+      this.#active = this.#next;
+      this.#next = undefined;
+    } else if (writer.endOffset >= (this.#options.blobFileSize * 3) / 4) {
+      this.#startCreating();
+    }
   }
 
   /** The whole value a stored reference names, crc-checked. */
@@ -223,6 +274,7 @@ export class BlobStore {
       if (file === undefined) continue;
       this.#files.delete(fileNumber);
       if (this.#active === file) this.#active = undefined;
+      if (this.#next === file) this.#next = undefined;
       file.writer?.close();
       file.reader.close();
     }
@@ -287,9 +339,20 @@ export class BlobStore {
     }
     this.#files.clear();
     this.#active = undefined;
+    this.#next = undefined;
   }
 
-  async #createActive(): Promise<void> {
+  /** A listed file with no record: reopened for appends and made the active file. */
+  #adoptIfEmpty(fileNumber: number): void {
+    const file = this.#files.get(fileNumber)!;
+    if (file.reader.sizeBytes !== FILE_HEADER_BYTES) return;
+    file.writer = BlobFileWriter.openForAppend(this.pathOf(fileNumber), fileNumber, {
+      endOffset: FILE_HEADER_BYTES,
+    });
+    this.#active = file;
+  }
+
+  async #createFile(): Promise<BlobFile> {
     this.#checkOpen();
     const tempPath = this.#catalog.newTempPath();
     let sizeBytes: number;
@@ -311,13 +374,14 @@ export class BlobStore {
       throw error;
     }
     if (this.#closed) {
+      // Listed but empty: the next open makes it the active file (#adoptIfEmpty).
       writer.close();
       reader.close();
       this.#checkOpen();
     }
     const file: BlobFile = { fileNumber, reader, writer, retired: false };
     this.#files.set(fileNumber, file);
-    this.#active = file;
+    return file;
   }
 
   #activeFull(): boolean {

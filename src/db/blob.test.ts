@@ -346,9 +346,10 @@ describe('blob GC', () => {
       const after = db.stats();
       expect(after.blobGcErrors).toBe(0);
       expect(after.blobGcRuns).toBeGreaterThan(0);
-      // Every file but the active one qualified; the live values (9 of 2 KB) were copied.
+      // Every file but the active one qualified; the live values (9 of 2 KB) were copied, but
+      // for the last one, which may sit in the active file (it takes no GC round).
       expect(after.blobGcFilesRemoved).toBeGreaterThanOrEqual(before.blobFiles - 1);
-      expect(after.blobGcBytesRewritten).toBeGreaterThanOrEqual(9 * 2000);
+      expect(after.blobGcBytesRewritten).toBeGreaterThanOrEqual(8 * 2000);
       expect(after.blobFiles).toBeLessThan(before.blobFiles);
       expect(after.blobBytes).toBeLessThan(before.blobBytes / 3);
       expect(after.blobLiveBytes).toBeGreaterThanOrEqual(9 * 2000);

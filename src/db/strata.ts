@@ -552,7 +552,7 @@ export class Strata {
       this.#checkOpen();
       const read = this.#readStored(key);
       // Committed only if the key still holds exactly what was read (the version check).
-      const select = (ops: readonly EncodedOp[]): readonly EncodedOp[] =>
+      let select = (ops: readonly EncodedOp[]): readonly EncodedOp[] =>
         this.#storedIs(key, read) ? ops : [];
       let write: WriteOp;
       if (read?.kind === KIND_BLOB_REFERENCE) {
@@ -562,6 +562,10 @@ export class Strata {
         if (fits && this.#blobs.isAppendable(ref.fileNumber)) {
           const next = this.#blobs.writeInPlace(ref, bytes, this.#options.sync);
           write = { type: 'blobRef', key, value: encodeBlobRef(next) };
+          // A GC round that retired the file before this commits has scanned (or will scan) the
+          // old reference and would remove the file under the new one: then retry, rewriting.
+          select = (ops) =>
+            this.#storedIs(key, read) && this.#blobs.isAppendable(ref.fileNumber) ? ops : [];
         } else {
           write = this.#rewriteForAppend(key, concatBytes(this.#blobs.read(read.value), bytes));
         }
@@ -802,6 +806,7 @@ export class Strata {
       waiter.reject(new StrataError('ERR_CLOSED', `database ${this.dir} is closed`));
     }
     await this.#blobGc.whenIdle();
+    await this.#blobs.whenIdle();
     await this.#pool?.destroy();
     await this.#compactionPool?.destroy();
     if (this.#slowdownTimer !== undefined) clearTimeout(this.#slowdownTimer);
