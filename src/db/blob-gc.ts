@@ -183,9 +183,11 @@ export class BlobGc {
     );
     const sizeOf = (meta: BlobFileMeta): number =>
       blobs.fileSize(meta.fileNumber) ?? meta.sizeBytes;
-    const ratioOf = (meta: BlobFileMeta): number => meta.garbageBytes / Math.max(1, sizeOf(meta));
+    const garbageOf = (meta: BlobFileMeta): number =>
+      blobs.garbageOf(meta.fileNumber, meta.garbageBytes);
+    const ratioOf = (meta: BlobFileMeta): number => garbageOf(meta) / Math.max(1, sizeOf(meta));
     const ranked = files
-      .filter((meta) => meta.garbageBytes > 0)
+      .filter((meta) => garbageOf(meta) > 0)
       .sort((a, b) => ratioOf(b) - ratioOf(a));
     const stats = blobs.stats();
     const overCap =
@@ -197,7 +199,7 @@ export class BlobGc {
     // half-empty files merge into one.
     for (const meta of ranked) {
       if (ratioOf(meta) < this.#host.garbageRatio && !(overCap && picked.length === 0)) break;
-      const liveBytes = Math.max(0, sizeOf(meta) - meta.garbageBytes);
+      const liveBytes = Math.max(0, sizeOf(meta) - garbageOf(meta));
       if (picked.length > 0 && bytes + liveBytes > this.#host.roundBytesMax) break;
       picked.push(meta);
       bytes += liveBytes;

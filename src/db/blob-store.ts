@@ -29,12 +29,17 @@ import { KIND_BLOB_REFERENCE, KIND_VALUE } from '../sst/internal-key.js';
 import type { PendingRecord } from '../write/group-commit.js';
 import { registerBlobFile } from './blob-register.js';
 
+/** The stored value of a key right now (kind and bytes), for the garbage estimate. */
+export type LookupStored = (key: Uint8Array) => { kind: number; value: Uint8Array } | undefined;
+
 export interface BlobStoreOptions {
   /** Values of at least this many bytes go to blob files. */
   readonly minBlobSize: number;
   /** A new active file is started once the active one passes this size. */
   readonly blobFileSize: number;
   readonly reserve: ReservePolicy;
+  /** Looks a key up at the latest seq (the engine's point read without resolving blobs). */
+  readonly lookupStored: LookupStored;
 }
 
 export interface BlobStoreStats {
@@ -70,6 +75,15 @@ export class BlobStore {
   #creating: Promise<void> | undefined;
   /** The last creation's failure, reported by the next ensureActive(). */
   #creationError: unknown;
+  /**
+   * Garbage seen in the write path since open, per file: a blob written over a key whose value
+   * was a blob makes the old one unreachable for new readers. Compactions count the same bytes
+   * (persisted) only when they drop the old version, which an update-heavy blob workload with
+   * small references may not cause for a long time; GC picks files by the larger of the two.
+   * An estimate only: GC's own liveness scan decides what moves.
+   */
+  readonly #garbageSeen = new Map<number, number>();
+  #garbageChanged = false;
   #counters = { blobsWritten: 0, blobBytesWritten: 0, appendsInPlace: 0, appendsRewritten: 0 };
   #closed = false;
 
@@ -186,6 +200,7 @@ export class BlobStore {
       throw new StrataError('ERR_CLOSED', 'blob store: no active blob file (closed or failed)');
     }
     const writer = active.writer!;
+    for (const position of positions) this.#noteReplaced(records[position]!.userKey);
     const inputs = positions.map((position) => {
       const record = records[position]!;
       const capacity =
@@ -214,6 +229,28 @@ export class BlobStore {
     } else if (writer.endOffset >= (this.#options.blobFileSize * 3) / 4) {
       this.#startCreating();
     }
+  }
+
+  /** Counts the blob `key` holds now as garbage (it is about to be replaced). */
+  #noteReplaced(key: Uint8Array): void {
+    const stored = this.#options.lookupStored(key);
+    if (stored === undefined || stored.kind !== KIND_BLOB_REFERENCE) return;
+    const ref = decodeBlobRef(stored.value, `a blob reference in ${this.#dir}`);
+    const bytes = RECORD_HEADER_BYTES + key.length + ref.capacity;
+    this.#garbageSeen.set(ref.fileNumber, (this.#garbageSeen.get(ref.fileNumber) ?? 0) + bytes);
+    this.#garbageChanged = true;
+  }
+
+  /** A file's garbage for GC picking: the catalog's count or the write path's, the larger. */
+  garbageOf(fileNumber: number, accountedBytes: number): number {
+    return Math.max(accountedBytes, this.#garbageSeen.get(fileNumber) ?? 0);
+  }
+
+  /** True once after the write path saw new garbage (the engine then schedules GC). */
+  takeGarbageChanged(): boolean {
+    const changed = this.#garbageChanged;
+    this.#garbageChanged = false;
+    return changed;
   }
 
   /** The whole value a stored reference names, crc-checked. */
@@ -273,6 +310,7 @@ export class BlobStore {
       const file = this.#files.get(fileNumber);
       if (file === undefined) continue;
       this.#files.delete(fileNumber);
+      this.#garbageSeen.delete(fileNumber);
       if (this.#active === file) this.#active = undefined;
       if (this.#next === file) this.#next = undefined;
       file.writer?.close();
@@ -317,7 +355,7 @@ export class BlobStore {
       for (const meta of snapshot.state.blobFiles) {
         const file = this.#files.get(meta.fileNumber);
         blobBytes += file?.writer?.endOffset ?? file?.reader.sizeBytes ?? meta.sizeBytes;
-        garbageBytes += meta.garbageBytes;
+        garbageBytes += this.garbageOf(meta.fileNumber, meta.garbageBytes);
       }
       return {
         blobFiles: snapshot.state.blobFiles.length,

@@ -248,6 +248,7 @@ export class Strata {
   /** The running append of each key (latin1 of its bytes): appends to one key go one by one. */
   readonly #appending = new Map<string, Promise<unknown>>();
   readonly #blobGc: BlobGc;
+  #blobGcScheduled = false;
   /** Seqs of the read views iterators hold, with how many hold each. */
   readonly #viewSeqs = new Map<Seq, number>();
   #readerWaiters: ReaderWaiter[] = [];
@@ -326,6 +327,8 @@ export class Strata {
         const before = memtable.approximateBytes;
         memtable.applyBatch(records);
         this.#memtableBytesWritten += memtable.approximateBytes - before;
+        // Blobs just replaced may have pushed a file past the GC ratio.
+        if (this.#blobs.takeGarbageChanged()) this.#scheduleBlobGc();
         this.#scheduleBackgroundWork();
       },
       get visibleSeq(): Seq {
@@ -368,6 +371,9 @@ export class Strata {
     let tables: TableSet | undefined;
     let catalog: Catalog | undefined;
     let blobs: BlobStore | undefined;
+    // The blob store's garbage estimate looks keys up through the database made below.
+    let readStoredOf: (key: Uint8Array) => { kind: number; value: Uint8Array } | undefined = () =>
+      undefined;
     try {
       // The catalog changes nothing on disk until every memtable and table it lists opened, so a
       // catalog that disagrees with the image (a damaged manifest) fails open deleting nothing.
@@ -404,6 +410,7 @@ export class Strata {
           minBlobSize: resolved.minBlobSize,
           blobFileSize: resolved.blobFileSize,
           reserve: resolved.blobReserve,
+          lookupStored: (key) => readStoredOf(key),
         });
         Memtable.reclaimOrphans(image, new Set(snapshot.memtables.map((meta) => meta.locator)));
       } finally {
@@ -433,6 +440,7 @@ export class Strata {
         seqFloor,
         blobs,
       });
+      readStoredOf = (key) => db.#readStored(key);
       // A blob GC round a crash interrupted is settled before anything else runs.
       await db.#blobGc.recover();
       db.#compactor.schedule();
@@ -1256,6 +1264,16 @@ export class Strata {
         return db.#closed;
       },
     };
+  }
+
+  /** After the current turn (never inside a group's apply), and at most once per turn. */
+  #scheduleBlobGc(): void {
+    if (this.#blobGcScheduled || this.#closed) return;
+    this.#blobGcScheduled = true;
+    setImmediate(() => {
+      this.#blobGcScheduled = false;
+      if (!this.#closed) this.#blobGc.schedule();
+    });
   }
 
   #blobGcHost(): BlobGcHost {
