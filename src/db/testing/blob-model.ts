@@ -253,7 +253,6 @@ export async function runBlobModel(
         }
       } else {
         await endSession();
-        await settleBlobFileCreation(db);
         await db.close();
         db = await Strata.open(dir, options);
       }
@@ -281,7 +280,6 @@ export async function runBlobModel(
     // A reopen settles a round the close cut short; once the rounds the open started are done,
     // no marker is left and, after the catalog's queued deletions, the files on disk are the
     // ones it lists.
-    await settleBlobFileCreation(db);
     await db.close();
     db = await Strata.open(dir, options);
     await within(db.collectBlobGarbage(), GC_SETTLE_MS, 'collectBlobGarbage after reopen');
@@ -290,22 +288,8 @@ export async function runBlobModel(
     expect(scanText(db)).toEqual(oracleScan(oracle));
   } finally {
     for (const { snapshot } of snapshots) snapshot.release();
-    await settleBlobFileCreation(db).catch(() => undefined);
     await db.close();
   }
-}
-
-/**
- * Works around a known bug (reported 2026-12-01, not fixed yet): when a write fills the active
- * blob file, its successor is created in the background and a close() before that finishes
- * leaves an unhandled ERR_CLOSED rejection (BlobStore.ensureActive drops the promise), which
- * kills a Node process. Its AddBlobFile is queued in the catalog before the freeze a flush
- * queues, so a flush (and a short pause for a numbering retry) lets it finish first.
- */
-export async function settleBlobFileCreation(db: Strata): Promise<void> {
-  if (db.closed) return;
-  await db.flush();
-  await new Promise((resolve) => setTimeout(resolve, 5));
 }
 
 export function emptyTotals(): BlobModelTotals {
