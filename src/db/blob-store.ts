@@ -101,10 +101,12 @@ export class BlobStore {
           retired: false,
         });
       }
-      // A listed file that holds no record yet (created ahead, or just before a crash or close)
-      // becomes the active one again instead of lying empty forever.
-      const newest = snapshot.state.blobFiles.at(-1);
-      if (newest !== undefined) store.#adoptIfEmpty(newest.fileNumber);
+      // A listed file that holds no record yet (created ahead, or just before a crash or close;
+      // a GC output may have a higher number) becomes the active one again instead of lying
+      // empty forever.
+      for (const meta of [...snapshot.state.blobFiles].reverse()) {
+        if (store.#adoptIfEmpty(meta.fileNumber)) break;
+      }
     } catch (error) {
       store.close();
       throw error;
@@ -381,13 +383,14 @@ export class BlobStore {
   }
 
   /** A listed file with no record: reopened for appends and made the active file. */
-  #adoptIfEmpty(fileNumber: number): void {
+  #adoptIfEmpty(fileNumber: number): boolean {
     const file = this.#files.get(fileNumber)!;
-    if (file.reader.sizeBytes !== FILE_HEADER_BYTES) return;
+    if (file.reader.sizeBytes !== FILE_HEADER_BYTES) return false;
     file.writer = BlobFileWriter.openForAppend(this.pathOf(fileNumber), fileNumber, {
       endOffset: FILE_HEADER_BYTES,
     });
     this.#active = file;
+    return true;
   }
 
   async #createFile(): Promise<BlobFile> {
