@@ -24,8 +24,6 @@ import {
   blobGcWorkerUrl,
   rewriteBlobs,
 } from '../blob/blob-gc-job.js';
-import { encodeBlobRef } from '../blob/blob-ref.js';
-import { capacityFor } from '../blob/reserve-policy.js';
 import { reviveWorkerError } from '../blob/worker-error.js';
 import { Catalog } from '../catalog/catalog.js';
 import type { CatalogFs } from '../catalog/catalog-fs.js';
@@ -61,7 +59,8 @@ import {
   GroupCommitter,
   type WriteOptions,
 } from '../write/group-commit.js';
-import type { EncodedOp, WriteOp } from '../write/write-op.js';
+import type { WriteOp } from '../write/write-op.js';
+import { Appender } from './appender.js';
 import { BlobGc, type BlobGcHost, type BlobGcStats } from './blob-gc.js';
 import { BlobStore, type BlobStoreStats } from './blob-store.js';
 import { type CompactionStats, Compactor, type CompactorHost } from './compactor.js';
@@ -188,9 +187,6 @@ export const CATALOG_DIR_NAME = 'catalog';
 const ARENA_RUN_BYTES_MAX = 1 << 20;
 const PAGE_BYTES = 4096;
 
-/** An append retries this often when concurrent writes to its key keep invalidating it. */
-const APPEND_ATTEMPTS = 16;
-
 interface ReaderWaiter {
   readonly seq: Seq;
   readonly resolve: () => void;
@@ -214,8 +210,7 @@ export class Strata {
   readonly #blobs: BlobStore;
   /** Set while the first blob file is created: every write waits behind it, in order. */
   #blobGate: Promise<void> | undefined;
-  /** The running append of each key (latin1 of its bytes): appends to one key go one by one. */
-  readonly #appending = new Map<string, Promise<unknown>>();
+  readonly #appender: Appender;
   readonly #blobGc: BlobGc;
   #blobGcScheduled = false;
   /** Seqs of the read views iterators hold, with how many hold each. */
@@ -310,6 +305,14 @@ export class Strata {
       separate: (records, sync) => this.#blobs.separate(records, sync || this.#options.sync),
     });
     this.#blobGc = new BlobGc(this.#blobGcHost());
+    this.#appender = new Appender({
+      blobs: this.#blobs,
+      options: this.#options,
+      readStored: (key) => this.#readStored(key),
+      storedIs: (key, expected) => this.#storedIs(key, expected),
+      write: (op, select) => this.#write(() => [op], { select }),
+      checkOpen: () => this.#checkOpen(),
+    });
     this.#compactor = new Compactor(this.#compactorHost(), {
       shape: levelShapeOf(this.#options),
       targetFileBytes: this.#options.targetFileSize,
@@ -501,83 +504,13 @@ export class Strata {
    * one key run one at a time, in call order; appends to different keys run in parallel.
    */
   append(key: Uint8Array | string, bytes: Uint8Array | string): Promise<void> {
-    let keyBytes: Uint8Array;
-    let appended: Uint8Array;
     try {
       this.#checkOpen();
-      keyBytes = encodeKey(key, this.#options.maxKeyBytes).slice();
-      appended = encodeValue(bytes, this.#options.maxValueBytes, 'bytes').slice();
+      const keyBytes = encodeKey(key, this.#options.maxKeyBytes).slice();
+      const appended = encodeValue(bytes, this.#options.maxValueBytes, 'bytes').slice();
+      return this.#appender.append(keyBytes, appended);
     } catch (error) {
       return Promise.reject(error);
-    }
-    const id = Buffer.from(keyBytes.buffer, keyBytes.byteOffset, keyBytes.length).toString(
-      'latin1',
-    );
-    const previous = this.#appending.get(id);
-    const start = (): Promise<void> => this.#appendNow(keyBytes, appended);
-    const run = previous === undefined ? start() : previous.then(start, start);
-    this.#appending.set(id, run);
-    const forget = (): void => {
-      if (this.#appending.get(id) === run) this.#appending.delete(id);
-    };
-    run.then(forget, forget);
-    return run;
-  }
-
-  async #appendNow(key: Uint8Array, bytes: Uint8Array): Promise<void> {
-    for (let attempt = 0; attempt < APPEND_ATTEMPTS; attempt++) {
-      this.#checkOpen();
-      const read = this.#readStored(key);
-      // Committed only if the key still holds exactly what was read (the version check).
-      let select = (ops: readonly EncodedOp[]): readonly EncodedOp[] =>
-        this.#storedIs(key, read) ? ops : [];
-      let write: WriteOp;
-      if (read?.kind === KIND_BLOB_REFERENCE) {
-        const ref = this.#blobs.decode(read.value);
-        this.#checkAppendSize(ref.used + bytes.length);
-        const fits = ref.capacity - ref.used >= bytes.length;
-        if (fits && this.#blobs.isAppendable(ref.fileNumber)) {
-          const next = this.#blobs.writeInPlace(ref, bytes, this.#options.sync);
-          write = { type: 'blobRef', key, value: encodeBlobRef(next) };
-          // A GC round that retired the file before this commits has scanned (or will scan) the
-          // old reference and would remove the file under the new one: then retry, rewriting.
-          select = (ops) =>
-            this.#storedIs(key, read) && this.#blobs.isAppendable(ref.fileNumber) ? ops : [];
-        } else {
-          write = this.#rewriteForAppend(key, concatBytes(this.#blobs.read(read.value), bytes));
-        }
-      } else {
-        const base = read?.value ?? new Uint8Array(0);
-        this.#checkAppendSize(base.length + bytes.length);
-        write = this.#rewriteForAppend(key, concatBytes(base, bytes));
-      }
-      try {
-        await this.#write(() => [write], { select });
-        return;
-      } catch (error) {
-        if (error instanceof StrataError && error.code === 'ERR_CONFLICT') continue;
-        throw error;
-      }
-    }
-    throw new StrataError(
-      'ERR_CONFLICT',
-      `append: other writes to the key changed it ${APPEND_ATTEMPTS} times in a row`,
-    );
-  }
-
-  /** A put of the whole value into a new blob whose reserve expects more appends. */
-  #rewriteForAppend(key: Uint8Array, value: Uint8Array): WriteOp {
-    this.#blobs.countRewrittenAppend();
-    const policy = { ...this.#options.blobReserve, ratio: this.#options.blobAppendReserveRatio };
-    return { type: 'put', key, value, blobCapacity: capacityFor(value.length, policy) };
-  }
-
-  #checkAppendSize(totalBytes: number): void {
-    if (totalBytes > this.#options.maxValueBytes) {
-      throw new StrataError(
-        'ERR_VALUE_TOO_LARGE',
-        `append: the value would be ${totalBytes} bytes, above maxValueBytes ${this.#options.maxValueBytes}`,
-      );
     }
   }
 
@@ -1302,13 +1235,6 @@ export class Strata {
 
 function byteLength(bytes: Uint8Array | string): number {
   return typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.length;
-}
-
-function concatBytes(head: Uint8Array, tail: Uint8Array): Uint8Array {
-  const joined = new Uint8Array(head.length + tail.length);
-  joined.set(head, 0);
-  joined.set(tail, head.length);
-  return joined;
 }
 
 function equalBytes(left: Uint8Array, right: Uint8Array): boolean {

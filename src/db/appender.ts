@@ -1,0 +1,132 @@
+/**
+ * `db.append` (issue 5): one running append per key (a promise chain per key, like a cache's
+ * open-directory entry), appends to different keys in parallel. An append whose key holds a blob
+ * with room left in its reserve writes the bytes in place, after the used ones, and commits a new
+ * reference (used + n, version + 1, CRC combined without reading the old bytes) with a `select`
+ * precondition: applied only if the key still holds the reference read and its file is not being
+ * collected. Otherwise, or when that commit conflicts, the whole value is rewritten into a new
+ * blob whose reserve expects more appends (`appendRatio`), also version-checked; a conflict
+ * retries. A crash between the in-place write and the commit leaves the old reference, which
+ * never covered the new bytes.
+ *
+ * Thread model: main thread only, like the Strata that owns it.
+ */
+import { encodeBlobRef } from '../blob/blob-ref.js';
+import { capacityFor } from '../blob/reserve-policy.js';
+import { StrataError } from '../errors.js';
+import { KIND_BLOB_REFERENCE } from '../sst/internal-key.js';
+import type { EncodedOp, WriteOp } from '../write/write-op.js';
+import type { BlobStore } from './blob-store.js';
+import type { ResolvedOptions } from './options.js';
+
+/** A key's stored value: its kind and bytes (an encoded reference for a blob). */
+export interface Stored {
+  readonly kind: number;
+  readonly value: Uint8Array;
+}
+
+export interface AppenderHost {
+  readonly blobs: BlobStore;
+  readonly options: ResolvedOptions;
+  /** The newest stored version of the key, or undefined if absent or deleted. */
+  readStored(key: Uint8Array): Stored | undefined;
+  storedIs(key: Uint8Array, expected: Stored | undefined): boolean;
+  /** Through the write path; rejects with ERR_CONFLICT when `select` keeps nothing. */
+  write(op: WriteOp, select: (ops: readonly EncodedOp[]) => readonly EncodedOp[]): Promise<void>;
+  /** Throws ERR_CLOSED once the database is closed. */
+  checkOpen(): void;
+}
+
+/** An append retries this often when concurrent writes to its key keep invalidating it. */
+const APPEND_ATTEMPTS = 16;
+
+export class Appender {
+  readonly #host: AppenderHost;
+  /** The running append of each key (latin1 of its bytes): appends to one key go one by one. */
+  readonly #running = new Map<string, Promise<unknown>>();
+
+  constructor(host: AppenderHost) {
+    this.#host = host;
+  }
+
+  /** Requires: private copies of a checked key and bytes (the caller may reuse its buffers). */
+  append(key: Uint8Array, bytes: Uint8Array): Promise<void> {
+    const id = Buffer.from(key.buffer, key.byteOffset, key.length).toString('latin1');
+    const previous = this.#running.get(id);
+    const start = (): Promise<void> => this.#appendNow(key, bytes);
+    const run = previous === undefined ? start() : previous.then(start, start);
+    this.#running.set(id, run);
+    const forget = (): void => {
+      if (this.#running.get(id) === run) this.#running.delete(id);
+    };
+    run.then(forget, forget);
+    return run;
+  }
+
+  async #appendNow(key: Uint8Array, bytes: Uint8Array): Promise<void> {
+    const host = this.#host;
+    for (let attempt = 0; attempt < APPEND_ATTEMPTS; attempt++) {
+      host.checkOpen();
+      const read = host.readStored(key);
+      // Committed only if the key still holds exactly what was read (the version check).
+      let select = (ops: readonly EncodedOp[]): readonly EncodedOp[] =>
+        host.storedIs(key, read) ? ops : [];
+      let write: WriteOp;
+      if (read?.kind === KIND_BLOB_REFERENCE) {
+        const ref = host.blobs.decode(read.value);
+        this.#checkSize(ref.used + bytes.length);
+        const fits = ref.capacity - ref.used >= bytes.length;
+        if (fits && host.blobs.isAppendable(ref.fileNumber)) {
+          const next = host.blobs.writeInPlace(ref, bytes, host.options.sync);
+          write = { type: 'blobRef', key, value: encodeBlobRef(next) };
+          // A GC round that retired the file before this commits has scanned (or will scan) the
+          // old reference and would remove the file under the new one: then retry, rewriting.
+          select = (ops) =>
+            host.storedIs(key, read) && host.blobs.isAppendable(ref.fileNumber) ? ops : [];
+        } else {
+          write = this.#rewrite(key, concatBytes(host.blobs.read(read.value), bytes));
+        }
+      } else {
+        const base = read?.value ?? new Uint8Array(0);
+        this.#checkSize(base.length + bytes.length);
+        write = this.#rewrite(key, concatBytes(base, bytes));
+      }
+      try {
+        await host.write(write, select);
+        return;
+      } catch (error) {
+        if (error instanceof StrataError && error.code === 'ERR_CONFLICT') continue;
+        throw error;
+      }
+    }
+    throw new StrataError(
+      'ERR_CONFLICT',
+      `append: other writes to the key changed it ${APPEND_ATTEMPTS} times in a row`,
+    );
+  }
+
+  /** A put of the whole value into a new blob whose reserve expects more appends. */
+  #rewrite(key: Uint8Array, value: Uint8Array): WriteOp {
+    const { blobs, options } = this.#host;
+    blobs.countRewrittenAppend();
+    const policy = { ...options.blobReserve, ratio: options.blobAppendReserveRatio };
+    return { type: 'put', key, value, blobCapacity: capacityFor(value.length, policy) };
+  }
+
+  #checkSize(totalBytes: number): void {
+    const { maxValueBytes } = this.#host.options;
+    if (totalBytes > maxValueBytes) {
+      throw new StrataError(
+        'ERR_VALUE_TOO_LARGE',
+        `append: the value would be ${totalBytes} bytes, above maxValueBytes ${maxValueBytes}`,
+      );
+    }
+  }
+}
+
+function concatBytes(head: Uint8Array, tail: Uint8Array): Uint8Array {
+  const joined = new Uint8Array(head.length + tail.length);
+  joined.set(head, 0);
+  joined.set(tail, head.length);
+  return joined;
+}
