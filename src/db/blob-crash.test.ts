@@ -15,25 +15,14 @@
  * over a newer write), through the iterator, get and getRange; again after a blob GC pass, and
  * again after a second reopen. Once closed, the catalog folder must hold exactly the tables and
  * blob files the catalog lists (and stats() reported), the catalog's own files, no temp file and
- * no BLOBGC- crash marker. KV_SEED=n replays one seed.
+ * no BLOBGC- crash marker. KV_SEED=n replays one seed. The harness is testing/crash-run.ts (shared
+ * with crash.test.ts), the file checks testing/leftover-files.ts.
  */
 import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
-import { NvmImage } from '../../nvm/image.js';
-import { Catalog } from '../catalog/catalog.js';
-import { blobFileName, tableFileName } from '../catalog/file-names.js';
-import { isStrataError, StrataError } from '../errors.js';
-import { compareInternalKeys } from '../sst/internal-key.js';
-import {
-  CATALOG_DIR_NAME,
-  IMAGE_FILE_NAME,
-  Strata,
-  type StrataOptions,
-  type StrataTestHooks,
-} from './strata.js';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { CATALOG_DIR_NAME, Strata, type StrataOptions } from './strata.js';
 import {
   applyBlobWrite,
   BLOB_MIN_BYTES,
@@ -47,7 +36,27 @@ import {
   makeBlobSteps,
   runBlobSteps,
 } from './testing/blob-workload.js';
-import { CrashRejections } from './testing/crash-rejections.js';
+import {
+  CRASH_POINTS_MAX,
+  CrashRunner,
+  type CrashSide,
+  type CrashWorkload,
+  candidateModels,
+  crashSeeds,
+  fastTempRoot,
+  inFlightFate,
+  nothingDoneOutcome,
+  type SweepCounts,
+  zeroSweepCounts,
+} from './testing/crash-run.js';
+import {
+  expectOneGeneration,
+  expectOnlyListedFiles,
+  expectReportedFiles,
+  type ReportedFiles,
+  readCatalogFolder,
+  reportedFiles,
+} from './testing/leftover-files.js';
 import { PowerCut } from './testing/power-cut.js';
 
 const OPTIONS: StrataOptions = {
@@ -69,32 +78,19 @@ const CHECKPOINT_EVERY_EDITS = 6;
 const SLOW = process.env['STRATA_SLOW'] === '1';
 /** Every STRIDE-th crash point in the default run (odd, so torn and clean cuts alternate). */
 const STRIDE = SLOW ? { nvm: 1, catalog: 1 } : { nvm: 11, catalog: 4 };
-const CRASH_POINTS_MAX = 20_000;
 /** Every point of three seeds, and every crash of the marker-settling reopens, takes minutes. */
 const CRASH_TEST_TIMEOUT_MS = SLOW ? 3_600_000 : 120_000;
 /** Written by verify after the reopen: the recovered database takes blobs and appends. */
 const AFTER_KEY = 'after-crash';
 
 const decoder = new TextDecoder();
-let activeCut: PowerCut | undefined;
-const rejections = new CrashRejections();
+/** Blob GC's copy tasks report a crash wrapped, with the StrataError as its cause. */
+const runner = new CrashRunner({ acceptWrappedCrash: true });
 
-beforeAll(() => {
-  rejections.install();
-  const openImage = NvmImage.open;
-  vi.spyOn(NvmImage, 'open').mockImplementation((path, options) => {
-    const image = openImage(path, options);
-    if (activeCut !== undefined && path.endsWith(IMAGE_FILE_NAME)) activeCut.adoptImage(image);
-    return image;
-  });
-});
+beforeAll(() => runner.install());
+afterAll(() => runner.uninstall());
 
-afterAll(() => {
-  vi.restoreAllMocks();
-  rejections.uninstall();
-});
-
-describe.each(seeds())('seed %i', (seed) => {
+describe.each(crashSeeds(3))('seed %i', (seed) => {
   const steps = makeBlobSteps(seed, SHAPE);
 
   test('without a crash the workload appends both ways and GC moves and skips values', async () => {
@@ -148,11 +144,7 @@ describe.each(seeds())('seed %i', (seed) => {
   test(
     'NVM crash at every persist point',
     async () => {
-      const counts = await crashEverywhere(seed, steps, 'nvm', (crashAt) => {
-        const cut = new PowerCut();
-        const tear = crashAt % 2 === 0 ? { tearOnCrash: { seed: seed * 100_000 + crashAt } } : {};
-        return { cut, hooks: { nvm: { crashAtPersist: crashAt, ...tear }, catalogFs: cut.fs } };
-      });
+      const counts = await crashEverywhere(seed, steps, 'nvm');
       const { cleanRunCalls: _calls, ...summary } = counts;
       console.log(`KV_SEED=${seed} nvm: ${JSON.stringify(summary)}`);
       expect(counts.points).toBeGreaterThan(SLOW ? 600 : 50);
@@ -167,11 +159,7 @@ describe.each(seeds())('seed %i', (seed) => {
   test(
     'catalog crash at every mutating file-system call',
     async () => {
-      const counts = await crashEverywhere(seed, steps, 'catalog', (crashAt) => {
-        const tear = crashAt % 2 === 0 ? { tearSeed: seed * 100_000 + crashAt } : {};
-        const cut = new PowerCut({ crashAtCall: crashAt, ...tear });
-        return { cut, hooks: { catalogFs: cut.fs } };
-      });
+      const counts = await crashEverywhere(seed, steps, 'catalog');
       const { cleanRunCalls, ...summary } = counts;
       console.log(`KV_SEED=${seed} catalog: ${JSON.stringify(summary)}`);
       // The uncut run registered blob files and committed GC rounds, so the points cut both.
@@ -283,57 +271,41 @@ const STAT_NAMES = [
   'flushes',
 ] as const;
 
-interface Counts {
-  points: number;
-  /** Runs whose in-flight write survived, and runs where it (or nothing) was lost. */
-  kept: number;
-  dropped: number;
-  inOpen: number;
+interface Counts extends SweepCounts {
   /** Runs that crashed during a GC step (its compactRange, its rounds or a hook write). */
   inGc: number;
   /** Runs that left a BLOBGC- crash marker for the reopen to settle. */
   markers: number;
   /** Second crashes: catalog calls of a reopen (+ GC pass) that settled a marker. */
   recoveryPoints: number;
-  cleanRunCalls: string[];
 }
 
-async function crashEverywhere(
+/**
+ * For N = 1, 1 + STRIDE, … runs the steps with the crash hooks of N until a run ends without
+ * crashing, checking the recovered database after each crash (and crashing the reopens that
+ * settle a GC crash marker too).
+ */
+function crashEverywhere(
   seed: number,
   steps: readonly BlobStep[],
-  what: 'nvm' | 'catalog',
-  setUp: (crashAt: number) => { readonly cut: PowerCut; readonly hooks: StrataTestHooks },
+  side: CrashSide,
 ): Promise<Counts> {
-  const root = mkdtempSync(join(fastTempRoot(), `strata-blob-crash-${what}-`));
-  const counts: Counts = {
-    points: 0,
-    kept: 0,
-    dropped: 0,
-    inOpen: 0,
-    inGc: 0,
-    markers: 0,
-    recoveryPoints: 0,
-    cleanRunCalls: [],
-  };
-  const stride = STRIDE[what];
-  try {
-    for (let crashAt = 1; crashAt <= CRASH_POINTS_MAX; crashAt += stride) {
-      const context = `KV_SEED=${seed} ${what} crashAt=${crashAt}`;
-      const dir = join(root, String(crashAt));
-      const { cut, hooks } = setUp(crashAt);
-      const run = await crashRun(dir, steps, { cut, hooks }, context);
-      if (!run.crashed) {
-        const { model, groupsIssued } = run.outcome;
-        expect(model, context).toEqual(fullBlobModel(steps, groupsIssued));
-        expect(groupsIssued.length, context).toBe(2);
-        expect(groupsIssued[0], `${context}: writes during GC 1`).toBeGreaterThan(0);
-        await verify(dir, run.outcome, `${context} (no crash)`);
-        rmSync(dir, { recursive: true, force: true });
-        counts.cleanRunCalls = [...cut.catalogCalls];
-        return counts;
-      }
-      counts.points++;
-      if (run.inOpen) counts.inOpen++;
+  const counts: Counts = { ...zeroSweepCounts(), inGc: 0, markers: 0, recoveryPoints: 0 };
+  return runner.sweep({
+    seed,
+    side,
+    folderPrefix: 'strata-blob-crash',
+    stride: STRIDE[side],
+    counts,
+    workload: () => blobWorkload(steps),
+    cleanRun: async (run, dir, context) => {
+      const { model, groupsIssued } = run.outcome;
+      expect(model, context).toEqual(fullBlobModel(steps, groupsIssued));
+      expect(groupsIssued.length, context).toBe(2);
+      expect(groupsIssued[0], `${context}: writes during GC 1`).toBeGreaterThan(0);
+      await verify(dir, run.outcome, `${context} (no crash)`);
+    },
+    crashedRun: async (run, dir, context) => {
       if (steps[run.outcome.stepsDone]?.kind === 'gc') counts.inGc++;
       if (markersIn(dir).length > 0) {
         counts.markers++;
@@ -342,13 +314,24 @@ async function crashEverywhere(
           counts.recoveryPoints += await crashRecovery(dir, run.outcome, context);
         }
       }
-      counts[await verify(dir, run.outcome, context)]++;
-      rmSync(dir, { recursive: true, force: true });
-    }
-    throw new Error(`KV_SEED=${seed} ${what}: still crashing after ${CRASH_POINTS_MAX} points`);
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
+      return verify(dir, run.outcome, context);
+    },
+  });
+}
+
+/** The steps, with a fresh GC interleave per run (the hook the run's database is opened with). */
+function blobWorkload(steps: readonly BlobStep[]): CrashWorkload<BlobStepsOutcome> {
+  const interleave = new GcInterleave();
+  return {
+    open: (dir, hooks) =>
+      Strata.open(dir, OPTIONS, {
+        ...hooks,
+        beforeBlobGcTask: interleave.hook,
+        checkpointEveryEdits: CHECKPOINT_EVERY_EDITS,
+      }),
+    run: (db) => runBlobSteps(db, steps, interleave),
+    nothingDone: () => ({ ...nothingDoneOutcome(), gcStats: [], groupsIssued: [] }),
+  };
 }
 
 /**
@@ -367,16 +350,15 @@ async function crashRecovery(
     const recoveryContext = `${context} then reopen crashAt=${crashAt}`;
     const tear = crashAt % 2 === 0 ? { tearSeed: crashAt } : {};
     const cut = new PowerCut({ crashAtCall: crashAt, ...tear });
-    activeCut = cut;
     let db: Strata | undefined;
     try {
-      db = await Strata.open(copy, OPTIONS, { catalogFs: cut.fs });
-      await db.collectBlobGarbage();
-      await db.close();
+      await runner.withCut(cut, async () => {
+        db = await Strata.open(copy, OPTIONS, { catalogFs: cut.fs });
+        await db.collectBlobGarbage();
+        await db.close();
+      });
     } catch (error) {
-      expectCrash(error, cut, recoveryContext);
-    } finally {
-      activeCut = undefined;
+      runner.expectCrash(error, cut, recoveryContext);
     }
     const crashed = cut.crashed;
     if (crashed) await cut.abandon(db);
@@ -385,64 +367,6 @@ async function crashRecovery(
     if (!crashed) return crashAt - 1;
   }
   throw new Error(`${context}: the reopen still crashes after ${CRASH_POINTS_MAX} points`);
-}
-
-interface CrashRun {
-  readonly crashed: boolean;
-  readonly outcome: Pick<BlobStepsOutcome, 'model' | 'inFlight' | 'stepsDone' | 'groupsIssued'>;
-  readonly inOpen: boolean;
-}
-
-async function crashRun(
-  dir: string,
-  steps: readonly BlobStep[],
-  { cut, hooks }: { readonly cut: PowerCut; readonly hooks: StrataTestHooks },
-  context: string,
-): Promise<CrashRun> {
-  activeCut = cut;
-  const interleave = new GcInterleave();
-  let db: Strata | undefined;
-  try {
-    try {
-      db = await Strata.open(dir, OPTIONS, {
-        ...hooks,
-        beforeBlobGcTask: interleave.hook,
-        checkpointEveryEdits: CHECKPOINT_EVERY_EDITS,
-      });
-    } catch (error) {
-      expectCrash(error, cut, `${context}: open`);
-      await cut.abandon(undefined);
-      const outcome = { model: new Map(), inFlight: undefined, stepsDone: 0, groupsIssued: [] };
-      return { crashed: true, outcome, inOpen: true };
-    }
-    const outcome = await runBlobSteps(db, steps, interleave);
-    if (outcome.failure !== undefined) {
-      expectCrash(outcome.failure, cut, `${context}: step ${outcome.stepsDone}`);
-      await cut.abandon(db);
-      return { crashed: true, outcome, inOpen: false };
-    }
-    try {
-      await db.close();
-    } catch (error) {
-      expectCrash(error, cut, `${context}: close`);
-      await cut.abandon(db);
-      return { crashed: true, outcome, inOpen: false };
-    }
-    // A crash in background work (a flush, an automatic GC round) still counts as a point.
-    return { crashed: cut.crashed, outcome, inOpen: false };
-  } finally {
-    activeCut = undefined;
-  }
-}
-
-function expectCrash(error: unknown, cut: PowerCut, context: string): void {
-  if (isStrataError(error, 'ERR_CRASH_INJECTED')) cut.cutNow();
-  if (!cut.crashed)
-    throw new Error(`${context}: failed although nothing crashed`, { cause: error });
-  const root = (error as { cause?: unknown }).cause ?? error;
-  if (!(error instanceof StrataError) && !(root instanceof StrataError)) {
-    throw new Error(`${context}: a crash surfaced as a non-StrataError`, { cause: error });
-  }
 }
 
 /**
@@ -454,16 +378,11 @@ async function verify(
   outcome: Pick<BlobStepsOutcome, 'model' | 'inFlight'>,
   context: string,
 ): Promise<'kept' | 'dropped'> {
-  const candidates = [outcome.model];
-  if (outcome.inFlight !== undefined) {
-    const withInFlight = new Map(outcome.model);
-    applyBlobWrite(withInFlight, outcome.inFlight);
-    candidates.push(withInFlight);
-  }
+  const candidates = candidateModels(outcome, applyBlobWrite);
   let db = await Strata.open(dir, OPTIONS);
   let truth: Map<string, string>;
   let chosen: number;
-  let reported: { blobFiles: number; tables: number };
+  let reported: ReportedFiles;
   try {
     chosen = chooseCandidate(db, candidates, `${context}: after reopen`);
     truth = new Map(candidates[chosen]!);
@@ -485,10 +404,7 @@ async function verify(
     expectContents(db, truth, `${context}: after writes + GC`);
     const stats = db.stats();
     expect(stats.blobGcErrors, `${context}: GC errors`).toBe(0);
-    reported = {
-      blobFiles: stats.blobFiles,
-      tables: stats.levels.reduce((sum, level) => sum + level.files, 0),
-    };
+    reported = reportedFiles(stats);
   } finally {
     await db.close();
   }
@@ -499,8 +415,7 @@ async function verify(
   } finally {
     await db.close();
   }
-  const differs = candidates.length === 2 && !isDeepStrictEqual(candidates[0], candidates[1]);
-  return chosen === 1 && differs ? 'kept' : 'dropped';
+  return inFlightFate(candidates, chosen);
 }
 
 function issueWrite(db: Strata, write: BlobWrite): Promise<void> {
@@ -586,38 +501,10 @@ function describeDiff(found: [string, string][], expected: [string, string][]): 
  * After a clean close: exactly the tables and blob files the catalog lists (as many as stats()
  * reported before the close), the catalog's own three files, no temp file, no GC crash marker.
  */
-async function checkFiles(
-  dir: string,
-  reported: { readonly blobFiles: number; readonly tables: number },
-  context: string,
-): Promise<void> {
-  const catalogDir = join(dir, CATALOG_DIR_NAME);
-  const names = readdirSync(catalogDir).sort();
-  const catalog = await Catalog.open(catalogDir, {
-    compareKeys: compareInternalKeys,
-    deferCleanUp: true,
-  });
-  const snapshot = catalog.getSnapshot();
-  const tables = snapshot.levels.flat().map((file) => tableFileName(file.fileNumber));
-  const blobs = snapshot.state.blobFiles.map((meta) => blobFileName(meta.fileNumber));
-  snapshot.release();
-  await catalog.close();
-  const listing = `${context}: catalog folder holds ${names.join(' ')}`;
-  expect(
-    names.filter((name) => name.endsWith('.sst')),
-    listing,
-  ).toEqual(tables.sort());
-  expect(
-    names.filter((name) => name.endsWith('.blob')),
-    listing,
-  ).toEqual(blobs.sort());
-  expect(tables.length, `${context}: tables stats() reported`).toBe(reported.tables);
-  expect(blobs.length, `${context}: blob files stats() reported`).toBe(reported.blobFiles);
-  const others = names.filter((name) => !name.endsWith('.sst') && !name.endsWith('.blob'));
-  expect(others.length, listing).toBe(3);
-  expect(others[0], listing).toMatch(/^CATALOG-\d{6}$/);
-  expect(others[1], listing).toBe('CURRENT');
-  expect(others[2], listing).toBe(others[0]!.replace('CATALOG', 'MANIFEST'));
+async function checkFiles(dir: string, reported: ReportedFiles, context: string): Promise<void> {
+  const folder = await readCatalogFolder(dir);
+  expectReportedFiles(folder, reported, context);
+  expectOneGeneration(expectOnlyListedFiles(folder, context), context);
 }
 
 /** The BLOBGC- crash markers in the database's catalog folder. */
@@ -631,19 +518,4 @@ function pick<T extends object, K extends keyof T>(object: T, names: readonly K[
   const picked = {} as Pick<T, K>;
   for (const name of names) picked[name] = object[name];
   return picked;
-}
-
-function fastTempRoot(): string {
-  try {
-    readdirSync('/dev/shm');
-    return '/dev/shm';
-  } catch {
-    return tmpdir();
-  }
-}
-
-function seeds(): number[] {
-  const only = process.env['KV_SEED'];
-  if (only !== undefined) return [Number(only)];
-  return SLOW ? [1, 2, 3] : [1];
 }

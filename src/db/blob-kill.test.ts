@@ -14,17 +14,11 @@
  * no temp file and no BLOBGC- marker. Each round kills the same database twice, so the second
  * kill hits a database that recovered (and settled a GC round) before. STRATA_SLOW=1: more rounds.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { makeTempFolder } from '../../nvm/testing/temp-folder.js';
-import { Catalog } from '../catalog/catalog.js';
-import { blobFileName, tableFileName } from '../catalog/file-names.js';
 import { Prng } from '../ehash/testing/prng.js';
-import { compareInternalKeys } from '../sst/internal-key.js';
-import { CATALOG_DIR_NAME, Strata } from './strata.js';
+import { Strata } from './strata.js';
 import {
   applyKillOp,
   BLOB_KILL_KEY_COUNT,
@@ -32,10 +26,25 @@ import {
   blobKillOptions,
   type KillOp,
 } from './testing/blob-kill-child.js';
+import { refuseStaleBuild, runChildUntilKilled } from './testing/kill-harness.js';
+import {
+  expectOnlyListedFiles,
+  expectReportedFiles,
+  readCatalogFolder,
+  reportedFiles,
+} from './testing/leftover-files.js';
 
 const CHILD = fileURLToPath(
   new URL('../../dist/src/db/testing/blob-kill-child.js', import.meta.url),
 );
+/** The child and the workers run from dist: pairs of a source and what it compiles to. */
+const COMPILED = [
+  ['./testing/blob-kill-child.ts', '../../dist/src/db/testing/blob-kill-child.js'],
+  ['./testing/kill-harness.ts', '../../dist/src/db/testing/kill-harness.js'],
+  ['./strata.ts', '../../dist/src/db/strata.js'],
+  ['./blob-gc.ts', '../../dist/src/db/blob-gc.js'],
+  ['../blob/blob-gc-job.ts', '../../dist/workers/blob-gc.js'],
+] as const;
 const SLOW = process.env['STRATA_SLOW'] === '1';
 const ROUNDS = SLOW ? 10 : 3;
 const KILLS_PER_ROUND = 2;
@@ -60,7 +69,7 @@ describe('kill -9 of a child appending to blobs while blob GC runs', () => {
   test.each(Array.from({ length: ROUNDS }, (_, index) => index + 1))(
     'round %i: every acknowledged write and append survives, nothing else appears',
     async (round) => {
-      checkBuild();
+      refuseStaleBuild(import.meta.url, COMPILED);
       const temp = makeTempFolder('blob-kill');
       const oracle: Oracle = {
         values: new Map(),
@@ -133,12 +142,12 @@ async function checkRecovered(dir: string, oracle: Oracle, context: string): Pro
       `${context}: ${oracle.acked} writes acknowledged, ${kept} in-flight kept; reopened with ` +
         `${stats.blobFiles} blob files, GC so far ${JSON.stringify(oracle.gc)}`,
     );
-    const reported = {
-      blobFiles: stats.blobFiles,
-      tables: stats.levels.reduce((sum, level) => sum + level.files, 0),
-    };
+    const reported = reportedFiles(stats);
     await db.close();
-    await checkFiles(dir, reported, context);
+    // After a clean close: the catalog's own files and the tables and blob files it lists.
+    const folder = await readCatalogFolder(dir);
+    expectOnlyListedFiles(folder, context);
+    expectReportedFiles(folder, reported, context);
   } finally {
     await db.close();
   }
@@ -195,77 +204,13 @@ function explain(
   );
 }
 
-/** After a clean close: the catalog's own files and the tables and blob files it lists. */
-async function checkFiles(
-  dir: string,
-  reported: { readonly blobFiles: number; readonly tables: number },
-  context: string,
-): Promise<void> {
-  const catalogDir = join(dir, CATALOG_DIR_NAME);
-  const names = readdirSync(catalogDir).sort();
-  const catalog = await Catalog.open(catalogDir, {
-    compareKeys: compareInternalKeys,
-    deferCleanUp: true,
-  });
-  const snapshot = catalog.getSnapshot();
-  const tables = snapshot.levels.flat().map((file) => tableFileName(file.fileNumber));
-  const blobs = snapshot.state.blobFiles.map((meta) => blobFileName(meta.fileNumber));
-  snapshot.release();
-  await catalog.close();
-  const listing = `${context}: catalog folder holds ${names.join(' ')}`;
-  expect(
-    names.filter((name) => name.endsWith('.sst')),
-    listing,
-  ).toEqual(tables.sort());
-  expect(
-    names.filter((name) => name.endsWith('.blob')),
-    listing,
-  ).toEqual(blobs.sort());
-  expect(tables.length, `${context}: tables stats() reported`).toBe(reported.tables);
-  expect(blobs.length, `${context}: blob files stats() reported`).toBe(reported.blobFiles);
-  const others = names.filter((name) => !name.endsWith('.sst') && !name.endsWith('.blob'));
-  expect(
-    others.filter((name) => name.endsWith('.tmp')),
-    `${context}: temp files`,
-  ).toEqual([]);
-  expect(
-    others.filter((name) => name.startsWith('BLOBGC-')),
-    `${context}: markers`,
-  ).toEqual([]);
-  expect(others.length, listing).toBe(3);
-  expect(others[1], listing).toBe('CURRENT');
-}
-
 /** Runs a child on `dir` and SIGKILLs it once `target` writes were acknowledged in total. */
 function runChildUntil(dir: string, run: number, target: number, oracle: Oracle): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, dir, String(run)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    let buffered = '';
-    let failure: unknown;
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.stdout.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const lines = buffered.split('\n');
-      buffered = lines.pop() ?? ''; // a line cut by the kill counts as never written
-      try {
-        for (const line of lines) record(line, oracle);
-      } catch (error) {
-        failure ??= error;
-        child.kill('SIGKILL');
-      }
-      if (oracle.acked >= target && child.exitCode === null) child.kill('SIGKILL');
-    });
-    // 'close', not 'exit': only then has every line the child wrote been read (kill.test.ts).
-    child.on('close', (code, signal) => {
-      if (failure !== undefined) reject(failure);
-      else if (signal === 'SIGKILL') resolve();
-      else reject(new Error(`child exited with ${code}: ${stderr}`));
-    });
+  return runChildUntilKilled({
+    script: CHILD,
+    args: [dir, String(run)],
+    onLine: (line) => record(line, oracle),
+    killNow: () => oracle.acked >= target,
   });
 }
 
@@ -291,26 +236,5 @@ function record(line: string, oracle: Oracle): void {
     oracle.acked++;
   } else {
     throw new Error(`bad child line ${JSON.stringify(line)}`);
-  }
-}
-
-/** The child and the workers run from dist: refuse a missing or stale build. */
-function checkBuild(): void {
-  for (const [source, compiled] of [
-    ['./testing/blob-kill-child.ts', '../../dist/src/db/testing/blob-kill-child.js'],
-    ['./strata.ts', '../../dist/src/db/strata.js'],
-    ['./blob-gc.ts', '../../dist/src/db/blob-gc.js'],
-    ['../blob/blob-gc-job.ts', '../../dist/workers/blob-gc.js'],
-  ] as const) {
-    const sourcePath = fileURLToPath(new URL(source, import.meta.url));
-    const compiledPath = fileURLToPath(new URL(compiled, import.meta.url));
-    if (
-      !existsSync(compiledPath) ||
-      statSync(compiledPath).mtimeMs < statSync(sourcePath).mtimeMs
-    ) {
-      throw new Error(
-        `${compiledPath} is missing or older than ${sourcePath}: run \`npx tsc -p tsconfig.build.json\``,
-      );
-    }
   }
 }

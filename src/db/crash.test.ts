@@ -14,26 +14,29 @@
  * the step in flight wholly or not at all, and nothing else, through get and both iterator
  * directions; it must keep working (a put and a flush); and once it closed, the catalog folder
  * must hold only the catalog files and the tables it lists, and the image only the memtables it
- * lists. KV_SEED=n replays one seed; STRATA_SLOW=1 runs more seeds.
+ * lists. KV_SEED=n replays one seed; STRATA_SLOW=1 runs more seeds. The harness (opening under
+ * the cut, running, abandoning, counting) is testing/crash-run.ts; the file checks are
+ * testing/leftover-files.ts.
  */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { NvmImage } from '../../nvm/image.js';
 import { PageKind } from '../../nvm/types.js';
 import { Catalog } from '../catalog/catalog.js';
-import { isStrataError, StrataError } from '../errors.js';
-import { compareInternalKeys } from '../sst/internal-key.js';
+import { IMAGE_FILE_NAME, Strata, type StrataOptions } from './strata.js';
 import {
-  CATALOG_DIR_NAME,
-  IMAGE_FILE_NAME,
-  Strata,
-  type StrataOptions,
-  type StrataTestHooks,
-} from './strata.js';
-import { CrashRejections } from './testing/crash-rejections.js';
+  type CrashRun,
+  CrashRunner,
+  type CrashSide,
+  type CrashWorkload,
+  candidateModels,
+  crashSeeds,
+  fastTempRoot,
+  inFlightFate,
+  type SweepCounts,
+} from './testing/crash-run.js';
 import {
   applyWrites,
   keyName,
@@ -43,6 +46,11 @@ import {
   type StepsOutcome,
   sortedEntries,
 } from './testing/crash-workload.js';
+import {
+  expectOneGeneration,
+  expectOnlyListedFiles,
+  readCatalogFolder,
+} from './testing/leftover-files.js';
 import { PowerCut } from './testing/power-cut.js';
 
 const OPTIONS: StrataOptions = {
@@ -61,23 +69,13 @@ const SHAPE_NVM = { stepCount: 45, keyCount: 24, valueBytesMax: 300 };
 const SHAPE_CATALOG = { stepCount: 90, keyCount: 24, valueBytesMax: 300 };
 /** Strata does not pass this option yet; the Catalog.open spy below injects it. */
 const CHECKPOINT_EVERY_EDITS = 6;
-const CRASH_POINTS_MAX = 20_000;
 
 const decoder = new TextDecoder();
-
-/** The power switch of the run in progress; the NvmImage.open spy hands it the image. */
-let activeCut: PowerCut | undefined;
-const rejections = new CrashRejections();
+const runner = new CrashRunner({ acceptWrappedCrash: false });
 
 beforeAll(() => {
-  rejections.install();
-  const openImage = NvmImage.open;
+  runner.install();
   const openCatalog = Catalog.open;
-  vi.spyOn(NvmImage, 'open').mockImplementation((path, options) => {
-    const image = openImage(path, options);
-    if (activeCut !== undefined && path.endsWith(IMAGE_FILE_NAME)) activeCut.adoptImage(image);
-    return image;
-  });
   vi.spyOn(Catalog, 'open').mockImplementation((dir, options) =>
     openCatalog(dir, { ...options, checkpointEveryEdits: CHECKPOINT_EVERY_EDITS }),
   );
@@ -85,17 +83,13 @@ beforeAll(() => {
 
 afterAll(() => {
   vi.restoreAllMocks();
-  rejections.uninstall();
+  runner.uninstall();
 });
 
-describe.each(seeds())('seed %i', (seed) => {
+describe.each(crashSeeds(6))('seed %i', (seed) => {
   test('NVM crash at every persist point', async () => {
     const steps = makeSteps(seed, SHAPE_NVM);
-    const counts = await crashEverywhere(seed, steps, 'nvm', (crashAt) => {
-      const cut = new PowerCut();
-      const tear = crashAt % 2 === 0 ? { tearOnCrash: { seed: seed * 100_000 + crashAt } } : {};
-      return { cut, hooks: { nvm: { crashAtPersist: crashAt, ...tear }, catalogFs: cut.fs } };
-    });
+    const counts = await crashEverywhere(seed, steps, 'nvm');
     const { cleanRunCalls: _calls, ...summary } = counts;
     console.log(`KV_SEED=${seed} nvm: ${JSON.stringify(summary)}`);
     expect(counts.points).toBeGreaterThan(500);
@@ -107,11 +101,7 @@ describe.each(seeds())('seed %i', (seed) => {
 
   test('catalog crash at every mutating file-system call', async () => {
     const steps = makeSteps(seed, SHAPE_CATALOG);
-    const counts = await crashEverywhere(seed, steps, 'catalog', (crashAt) => {
-      const tear = crashAt % 2 === 0 ? { tearSeed: seed * 100_000 + crashAt } : {};
-      const cut = new PowerCut({ crashAtCall: crashAt, ...tear });
-      return { cut, hooks: { catalogFs: cut.fs } };
-    });
+    const counts = await crashEverywhere(seed, steps, 'catalog');
     const { cleanRunCalls, ...summary } = counts;
     console.log(`KV_SEED=${seed} catalog: ${JSON.stringify(summary)}`);
     // The uncut run checkpointed and committed flushes, so the points above cut through both.
@@ -130,50 +120,35 @@ describe.each(seeds())('seed %i', (seed) => {
 test('a failed drop of a flushed memtable is not an unhandled rejection', async () => {
   const root = mkdtempSync(join(fastTempRoot(), 'strata-db-drop-'));
   const cut = new PowerCut();
-  activeCut = cut;
-  const before = rejections.crashed;
+  const before = runner.rejections.crashed;
   let db: Strata | undefined;
   try {
-    db = await Strata.open(join(root, 'db'), OPTIONS, { catalogFs: cut.fs });
-    await db.put('key', 'value');
-    const snapshot = db.snapshot(); // keeps the catalog from unpinning the memtable for now
-    await db.flush();
-    cut.cutNow(); // every persist fails from here on
-    snapshot.release(); // the memtable is unpinned: the engine drops it, which fails
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(rejections.crashed - before, 'unhandled rejections').toBe(0);
+    await runner.withCut(cut, async () => {
+      db = await Strata.open(join(root, 'db'), OPTIONS, { catalogFs: cut.fs });
+      await db.put('key', 'value');
+      const snapshot = db.snapshot(); // keeps the catalog from unpinning the memtable for now
+      await db.flush();
+      cut.cutNow(); // every persist fails from here on
+      snapshot.release(); // the memtable is unpinned: the engine drops it, which fails
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(runner.rejections.crashed - before, 'unhandled rejections').toBe(0);
+    });
   } finally {
-    activeCut = undefined;
     await cut.abandon(db);
     rmSync(root, { recursive: true, force: true });
   }
 });
 
-interface Counts {
-  /** Crash points exercised (runs that crashed). */
-  points: number;
-  /** Runs whose in-flight step survived, and runs where it (or nothing) was in flight. */
-  kept: number;
-  dropped: number;
-  /** Runs that crashed inside Strata.open. */
-  inOpen: number;
+interface Counts extends SweepCounts {
   /** Unhandled ERR_CRASH_INJECTED rejections (failed memtable drops, see the bug test). */
   unhandled: number;
-  /** The catalog's mutating calls in the run that did not crash. */
-  cleanRunCalls: string[];
 }
 
 /**
  * For N = 1, 2, … runs the steps with the crash hooks of N until a run ends without crashing,
  * checking the recovered database after each crash.
  */
-async function crashEverywhere(
-  seed: number,
-  steps: readonly Step[],
-  what: 'nvm' | 'catalog',
-  setUp: (crashAt: number) => { readonly cut: PowerCut; readonly hooks: StrataTestHooks },
-): Promise<Counts> {
-  const root = mkdtempSync(join(fastTempRoot(), `strata-db-crash-${what}-`));
+function crashEverywhere(seed: number, steps: readonly Step[], side: CrashSide): Promise<Counts> {
   const counts: Counts = {
     points: 0,
     kept: 0,
@@ -182,85 +157,34 @@ async function crashEverywhere(
     unhandled: 0,
     cleanRunCalls: [],
   };
-  const unhandledBefore = rejections.crashed;
-  try {
-    for (let crashAt = 1; crashAt <= CRASH_POINTS_MAX; crashAt++) {
-      const context = `KV_SEED=${seed} ${what} crashAt=${crashAt}`;
-      const dir = join(root, String(crashAt));
-      const { cut, hooks } = setUp(crashAt);
-      const run = await crashRun(dir, steps, cut, hooks, context);
-      if (!run.crashed) {
-        expect(run.outcome.model, context).toEqual(fullModel(steps));
-        await verify(dir, run.outcome, `${context} (no crash)`);
-        rmSync(dir, { recursive: true, force: true });
-        counts.unhandled = rejections.crashed - unhandledBefore;
-        counts.cleanRunCalls = [...cut.catalogCalls];
-        return counts;
-      }
-      counts.points++;
-      if (run.inOpen) counts.inOpen++;
-      const outcome = await verify(dir, run.outcome, context);
-      counts[outcome]++;
-      rmSync(dir, { recursive: true, force: true });
-    }
-    throw new Error(`KV_SEED=${seed} ${what}: still crashing after ${CRASH_POINTS_MAX} points`);
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
+  const unhandledBefore = runner.rejections.crashed;
+  return runner.sweep({
+    seed,
+    side,
+    folderPrefix: 'strata-db-crash',
+    stride: 1,
+    counts,
+    workload: () => stepsWorkload(steps),
+    cleanRun: async (run: CrashRun<StepsOutcome>, dir, context) => {
+      expect(run.outcome.model, context).toEqual(fullModel(steps));
+      await verify(dir, run.outcome, `${context} (no crash)`);
+      counts.unhandled = runner.rejections.crashed - unhandledBefore;
+    },
+    crashedRun: (run, dir, context) => verify(dir, run.outcome, context),
+  });
 }
 
-interface CrashRun {
-  readonly crashed: boolean;
-  readonly outcome: Pick<StepsOutcome, 'model' | 'inFlight'>;
-  readonly inOpen: boolean;
-}
-
-/** One run with crash hooks, abandoned at the crash; `crashed` false if it closed cleanly. */
-async function crashRun(
-  dir: string,
-  steps: readonly Step[],
-  cut: PowerCut,
-  hooks: StrataTestHooks,
-  context: string,
-): Promise<CrashRun> {
-  activeCut = cut;
-  let db: Strata | undefined;
-  try {
-    try {
-      db = await Strata.open(dir, OPTIONS, hooks);
-    } catch (error) {
-      expectCrash(error, cut, `${context}: open`);
-      await cut.abandon(undefined);
-      return { crashed: true, outcome: { model: new Map(), inFlight: undefined }, inOpen: true };
-    }
-    const outcome = await runSteps(db, steps, context);
-    if (outcome.failure !== undefined) {
-      expectCrash(outcome.failure, cut, `${context}: step ${outcome.stepsDone}`);
-      await cut.abandon(db);
-      return { crashed: true, outcome, inOpen: false };
-    }
-    try {
-      await db.close();
-    } catch (error) {
-      expectCrash(error, cut, `${context}: close`);
-      await cut.abandon(db);
-      return { crashed: true, outcome, inOpen: false };
-    }
-    // A crash in background work that no call reported still counts as a crash point.
-    return { crashed: cut.crashed, outcome, inOpen: false };
-  } finally {
-    activeCut = undefined;
-  }
-}
-
-function expectCrash(error: unknown, cut: PowerCut, context: string): void {
-  // The image's own creation may crash before Strata.open could hand the image over.
-  if (isStrataError(error, 'ERR_CRASH_INJECTED')) cut.cutNow();
-  if (!cut.crashed)
-    throw new Error(`${context}: failed although nothing crashed`, { cause: error });
-  if (!(error instanceof StrataError)) {
-    throw new Error(`${context}: a crash surfaced as a non-StrataError`, { cause: error });
-  }
+function stepsWorkload(steps: readonly Step[]): CrashWorkload<StepsOutcome> {
+  return {
+    open: (dir, hooks) => Strata.open(dir, OPTIONS, hooks),
+    run: (db, context) => runSteps(db, steps, context),
+    nothingDone: () => ({
+      model: new Map(),
+      inFlight: undefined,
+      failure: undefined,
+      stepsDone: 0,
+    }),
+  };
 }
 
 /**
@@ -272,12 +196,7 @@ async function verify(
   outcome: Pick<StepsOutcome, 'model' | 'inFlight'>,
   context: string,
 ): Promise<'kept' | 'dropped'> {
-  const candidates = [outcome.model];
-  if (outcome.inFlight !== undefined) {
-    const withInFlight = new Map(outcome.model);
-    applyWrites(withInFlight, outcome.inFlight);
-    candidates.push(withInFlight);
-  }
+  const candidates = candidateModels(outcome, applyWrites);
   const db = await Strata.open(dir, OPTIONS);
   let chosen: number;
   try {
@@ -311,33 +230,13 @@ async function verify(
     await db.close();
   }
   await checkNoLeftovers(dir, context);
-  return chosen === 1 && candidates.length === 2 && !isDeepStrictEqual(candidates[0], candidates[1])
-    ? 'kept'
-    : 'dropped';
+  return inFlightFate(candidates, chosen);
 }
 
 /** Only the catalog's files and the tables it lists; only the memtables it lists in the image. */
 async function checkNoLeftovers(dir: string, context: string): Promise<void> {
-  const catalogDir = join(dir, CATALOG_DIR_NAME);
-  const names = readdirSync(catalogDir).sort();
-  const catalog = await Catalog.open(catalogDir, { compareKeys: compareInternalKeys });
-  const snapshot = catalog.getSnapshot();
-  const tables = snapshot.levels
-    .flat()
-    .map((file) => `${String(file.fileNumber).padStart(6, '0')}.sst`);
-  const locators = snapshot.memtables.map((meta) => meta.locator).sort((a, b) => a - b);
-  snapshot.release();
-  await catalog.close();
-  const others = names.filter((name) => !tables.includes(name));
-  expect(
-    others.filter((name) => name.endsWith('.tmp')),
-    `${context}: temp files left`,
-  ).toEqual([]);
-  expect(others.length, `${context}: catalog folder holds ${names.join(' ')}`).toBe(3);
-  expect(others[0], context).toMatch(/^CATALOG-\d{6}$/);
-  expect(others[1], context).toBe('CURRENT');
-  expect(others[2], context).toBe(others[0]!.replace('CATALOG', 'MANIFEST'));
-  for (const table of tables) expect(names, `${context}: ${table} missing`).toContain(table);
+  const folder = await readCatalogFolder(dir);
+  expectOneGeneration(expectOnlyListedFiles(folder, context), context);
   const image = NvmImage.open(join(dir, IMAGE_FILE_NAME), { backend: 'emulated' });
   try {
     const headers: number[] = [];
@@ -345,7 +244,7 @@ async function checkNoLeftovers(dir: string, context: string): Promise<void> {
     expect(
       headers.sort((a, b) => a - b),
       `${context}: memtables in the image`,
-    ).toEqual(locators);
+    ).toEqual(folder.memtableLocators);
   } finally {
     image.close();
   }
@@ -355,20 +254,4 @@ function fullModel(steps: readonly Step[]): Map<string, string> {
   const model = new Map<string, string>();
   for (const step of steps) if (step.kind === 'writes') applyWrites(model, step.writes);
   return model;
-}
-
-/** tmpfs when there is one: the catalog fsyncs on every edit and nothing here needs a disk. */
-function fastTempRoot(): string {
-  try {
-    readdirSync('/dev/shm');
-    return '/dev/shm';
-  } catch {
-    return tmpdir();
-  }
-}
-
-function seeds(): number[] {
-  const only = process.env['KV_SEED'];
-  if (only !== undefined) return [Number(only)];
-  return process.env['STRATA_SLOW'] === '1' ? [1, 2, 3, 4, 5, 6] : [1];
 }

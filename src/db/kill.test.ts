@@ -8,8 +8,7 @@
  * actually tried. Each round kills the same database several times, so later kills hit a
  * database that recovered (and flushed what it found frozen) before. STRATA_SLOW=1: more rounds.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
@@ -26,8 +25,16 @@ import {
   killValue,
   versionOf,
 } from './testing/kill-child.js';
+import { refuseStaleBuild, runChildUntilKilled } from './testing/kill-harness.js';
 
 const CHILD = fileURLToPath(new URL('../../dist/src/db/testing/kill-child.js', import.meta.url));
+/** The child and the flush worker run from dist: pairs of a source and what it compiles to. */
+const COMPILED = [
+  ['./testing/kill-child.ts', '../../dist/src/db/testing/kill-child.js'],
+  ['./testing/kill-harness.ts', '../../dist/src/db/testing/kill-harness.js'],
+  ['./strata.ts', '../../dist/src/db/strata.js'],
+  ['../lsm/flush-job.ts', '../../dist/workers/flush.js'],
+] as const;
 const ROUNDS = process.env['STRATA_SLOW'] === '1' ? 12 : 3;
 const KILLS_PER_ROUND = 2;
 const decoder = new TextDecoder();
@@ -49,7 +56,7 @@ describe('kill -9 of a writing child (default backend, flushes and compactions o
   test.each(
     Array.from({ length: ROUNDS }, (_, index) => ({ round: index + 1, sync: index % 3 === 2 })),
   )('round $round (sync $sync): every acknowledged write survives', async ({ round, sync }) => {
-    checkBuild();
+    refuseStaleBuild(import.meta.url, COMPILED);
     const temp = makeTempFolder('db-kill');
     const reports: Reports = { tried: new Map(), acked: new Map(), ackedWrites: 0 };
     const prng = new Prng(round * 7919);
@@ -154,31 +161,12 @@ function runChildUntil(
   run: { seed: number; sync: boolean },
   target: number,
   reports: Reports,
-) {
-  const args = [CHILD, dir, String(run.seed), run.sync ? 'sync' : 'process'];
-  return new Promise<void>((resolve, reject) => {
-    const child = spawn(process.execPath, args, {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    let buffered = '';
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.stdout.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const lines = buffered.split('\n');
-      buffered = lines.pop() ?? ''; // a line cut by the kill counts as never written
-      for (const line of lines) record(line, reports);
-      if (reports.ackedWrites >= target && child.exitCode === null) child.kill('SIGKILL');
-    });
-    // 'close', not 'exit': only then has every line the child wrote before the kill been read
-    // (with 'exit' the last "t" lines could still sit in the pipe, and a write the child did
-    // issue would look as if it was never tried).
-    child.on('close', (code, signal) => {
-      if (signal === 'SIGKILL') resolve();
-      else reject(new Error(`child exited with ${code}: ${stderr}`));
-    });
+): Promise<void> {
+  return runChildUntilKilled({
+    script: CHILD,
+    args: [dir, String(run.seed), run.sync ? 'sync' : 'process'],
+    onLine: (line) => record(line, reports),
+    killNow: () => reports.ackedWrites >= target,
   });
 }
 
@@ -196,24 +184,4 @@ function record(line: string, reports: Reports): void {
     }
   }
   if (kind === 'a') reports.ackedWrites++;
-}
-
-/** The child and the flush worker run from dist: refuse a missing or stale build. */
-function checkBuild(): void {
-  for (const [source, compiled] of [
-    ['./testing/kill-child.ts', '../../dist/src/db/testing/kill-child.js'],
-    ['./strata.ts', '../../dist/src/db/strata.js'],
-    ['../lsm/flush-job.ts', '../../dist/workers/flush.js'],
-  ] as const) {
-    const sourcePath = fileURLToPath(new URL(source, import.meta.url));
-    const compiledPath = fileURLToPath(new URL(compiled, import.meta.url));
-    if (
-      !existsSync(compiledPath) ||
-      statSync(compiledPath).mtimeMs < statSync(sourcePath).mtimeMs
-    ) {
-      throw new Error(
-        `${compiledPath} is missing or older than ${sourcePath}: run \`npx tsc -p tsconfig.build.json\``,
-      );
-    }
-  }
 }

@@ -7,7 +7,7 @@
  * every BLOB_KILL_GC_EVERY_MS besides the automatic rounds. A key has at most one write in flight,
  * so its acknowledged writes are exactly the ones it tried, in order, but the last. Protocol on
  * stdout, one line per event, each written with a blocking writeSync before the next step (see
- * kill-child.ts for why):
+ * kill-harness.ts for why):
  *
  *   t <key> p <tag> <bytes>   before a put of putValue(key, tag, bytes)
  *   t <key> a <tag> <bytes>   before an append of appendBytes(key, tag, bytes)
@@ -15,9 +15,9 @@
  *   a <key>                   the key's tried write was acknowledged
  *   g <json>                  blob and GC counters since open, every BLOB_KILL_STATS_EVERY_MS
  */
-import { writeSync } from 'node:fs';
 import { Prng } from '../../ehash/testing/prng.js';
 import { Strata, type StrataOptions } from '../strata.js';
+import { writeLine } from './kill-harness.js';
 
 export const BLOB_KILL_KEY_COUNT = 48;
 export const BLOB_KILL_IN_FLIGHT = 24;
@@ -142,19 +142,6 @@ async function main(dir: string, run: number): Promise<void> {
 function fail(what: string, error: unknown): void {
   process.stderr.write(`${what} failed: ${error instanceof Error ? error.stack : String(error)}\n`);
   process.exit(2);
-}
-
-/** The whole line to stdout now, waiting out EAGAIN while the parent drains the pipe. */
-function writeLine(text: string): void {
-  const bytes = Buffer.from(text);
-  let done = 0;
-  for (let attempt = 0; done < bytes.length && attempt < 100_000_000; attempt++) {
-    try {
-      done += writeSync(1, bytes, done);
-    } catch (error) {
-      if ((error as { code?: unknown }).code !== 'EAGAIN') throw error;
-    }
-  }
 }
 
 // Only as the child's entry script: tests import the helpers above.

@@ -3,15 +3,15 @@
  * (default backend, flushes on the pool, 64 KiB memtables) and keeps KILL_IN_FLIGHT writes in
  * flight forever: puts and batches of puts over KILL_KEY_COUNT keys. Every key's versions go up
  * by one per write, starting above what the database already holds, so a recovered value can be
- * placed against what was acknowledged. Protocol on stdout, one line per write (stdout is a pipe,
- * which Node writes synchronously on Linux, so a line is out before the next step happens):
+ * placed against what was acknowledged. Protocol on stdout, one line per write, each written
+ * with writeLine (testing/kill-harness.ts) before the next step happens:
  *
  *   t k:v k:v …   before the write is issued: these versions may reach the database
  *   a k:v k:v …   after its promise resolved: these versions were acknowledged
  */
-import { writeSync } from 'node:fs';
 import { Prng } from '../../ehash/testing/prng.js';
 import { type BatchOp, Strata, type StrataOptions } from '../strata.js';
+import { writeLine } from './kill-harness.js';
 
 export const KILL_KEY_COUNT = 200;
 export const KILL_IN_FLIGHT = 64;
@@ -91,20 +91,6 @@ async function main(dir: string, seed: number, sync: boolean): Promise<void> {
     );
     // Let the group close now and then, so groups hold many but not all writers.
     if (writeIndex % 16 === 15) await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-}
-
-/** The whole line to stdout now, waiting out EAGAIN while the parent drains the pipe. */
-function writeLine(text: string): void {
-  const bytes = Buffer.from(text);
-  let done = 0;
-  // Bounded: the parent reads continuously; a stuck pipe ends the test by its timeout.
-  for (let attempt = 0; done < bytes.length && attempt < 100_000_000; attempt++) {
-    try {
-      done += writeSync(1, bytes, done);
-    } catch (error) {
-      if ((error as { code?: unknown }).code !== 'EAGAIN') throw error;
-    }
   }
 }
 
