@@ -1,7 +1,6 @@
 /** Helpers shared by the blob tests: deterministic bytes, byte flips, error expectations. */
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { expect } from 'vitest';
-import { isStrataError, type StrataErrorCode } from '../../errors.js';
 
 /** `length` bytes from a xorshift generator seeded by `seed`: fast for large values. */
 export function patternBytes(length: number, seed: number): Uint8Array {
@@ -49,23 +48,6 @@ export function writeAt(path: string, offset: number, bytes: Uint8Array): void {
   }
 }
 
-/** Runs `action`, requires a StrataError with `code` whose message contains every `parts`. */
-export function expectStrataError(
-  action: () => unknown,
-  code: StrataErrorCode,
-  parts: readonly string[] = [],
-): void {
-  let caught: unknown;
-  try {
-    action();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught, `expected ${code}`).toBeDefined();
-  expect(isStrataError(caught) && caught.code, String(caught)).toBe(code);
-  for (const part of parts) expect((caught as Error).message).toContain(part);
-}
-
 /** Byte equality without vitest's element-wise deep equality, which is slow on large arrays. */
 export function expectBytes(actual: Uint8Array, expected: Uint8Array, what = 'bytes'): void {
   if (Buffer.from(actual.buffer, actual.byteOffset, actual.length).equals(expected)) return;
@@ -77,3 +59,5 @@ export function expectBytes(actual: Uint8Array, expected: Uint8Array, what = 'by
     `${what}: ${actual.length} bytes, expected ${expected.length}; first difference at ${index}`,
   );
 }
+
+export { expectStrataError } from '../../testing/expect-strata-error.js';

@@ -1,7 +1,3 @@
-/** Helpers shared by the fields tests: a reference record writer, error expectations, hex. */
-import { expect } from 'vitest';
-import { isStrataError, type StrataErrorCode } from '../../errors.js';
-
 /**
  * Writes a field record straight from FORMAT.md, independently of field-codec.ts: fields in the
  * given order, `fieldCount` (default: the number of fields) as the count, no checks.
@@ -38,20 +34,4 @@ export function fromHex(text: string): Uint8Array {
   return Uint8Array.from(Buffer.from(text.replaceAll(' ', ''), 'hex'));
 }
 
-/** Runs `action`; returns its error after checking the code and that the message has `parts`. */
-export function expectStrataError(
-  action: () => unknown,
-  code: StrataErrorCode,
-  parts: readonly string[] = [],
-): Error {
-  let caught: unknown;
-  try {
-    action();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught, `expected ${code}`).toBeDefined();
-  expect(isStrataError(caught) && caught.code, String(caught)).toBe(code);
-  for (const part of parts) expect((caught as Error).message).toContain(part);
-  return caught as Error;
-}
+export { expectStrataError } from '../../testing/expect-strata-error.js';
