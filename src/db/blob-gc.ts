@@ -49,6 +49,8 @@ export interface BlobGcHost {
   /** Bytes of input files one round takes at most (one output file's worth). */
   readonly roundBytesMax: number;
   readStored(key: Uint8Array): StoredValue | undefined;
+  /** The key holds exactly `expected` now (kind and bytes). */
+  storedIs(key: Uint8Array, expected: StoredValue): boolean;
   writeRefs(
     ops: WriteOp[],
     select: (ops: readonly EncodedOp[]) => readonly EncodedOp[],
@@ -319,14 +321,11 @@ export class BlobGc {
       value: encodeBlobRef(refs[index]!),
     }));
     let skippedBytes = 0;
-    const byKey = new Map(live.map(({ key }, index) => [latin1(key), index]));
+    // The encoded ops come in the order of `ops`, so position `index` is live[index]'s key.
     const select = (encoded: readonly EncodedOp[]): readonly EncodedOp[] =>
-      encoded.filter((op) => {
-        const index = byKey.get(latin1(op.userKey))!;
-        const stored = host.readStored(op.userKey);
-        const still =
-          stored?.kind === KIND_BLOB_REFERENCE &&
-          equalBytes(stored.value, encodeBlobRef(live[index]!.ref));
+      encoded.filter((op, index) => {
+        const old = { kind: KIND_BLOB_REFERENCE, value: encodeBlobRef(live[index]!.ref) };
+        const still = host.storedIs(op.userKey, old);
         if (!still) {
           skippedBytes += RECORD_HEADER_BYTES + op.userKey.length + refs[index]!.capacity;
           this.#counters.blobGcSkipped++;
@@ -364,14 +363,4 @@ export class BlobGc {
       snapshot.release();
     }
   }
-}
-
-function latin1(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
-}
-
-function equalBytes(left: Uint8Array, right: Uint8Array): boolean {
-  if (left.length !== right.length) return false;
-  for (let index = 0; index < left.length; index++) if (left[index] !== right[index]) return false;
-  return true;
 }

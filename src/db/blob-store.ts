@@ -62,6 +62,11 @@ interface BlobFile {
   writer: BlobFileWriter | undefined;
   /** Set while blob GC moves the file's values: appends must not write into it. */
   retired: boolean;
+  /**
+   * Its size when opened. Only a file with a writer grows (and then its `endOffset` is the size),
+   * so this answers without an fstat per question.
+   */
+  readonly openedSizeBytes: number;
 }
 
 export class BlobStore {
@@ -93,13 +98,7 @@ export class BlobStore {
     const snapshot = catalog.getSnapshot();
     try {
       for (const meta of snapshot.state.blobFiles) {
-        const reader = BlobFileReader.open(store.pathOf(meta.fileNumber), meta.fileNumber);
-        store.#files.set(meta.fileNumber, {
-          fileNumber: meta.fileNumber,
-          reader,
-          writer: undefined,
-          retired: false,
-        });
+        store.#openFile(meta.fileNumber);
       }
       // A listed file that holds no record yet (created ahead, or just before a crash or close;
       // a GC output may have a higher number) becomes the active one again instead of lying
@@ -279,7 +278,7 @@ export class BlobStore {
   fileSize(fileNumber: number): number | undefined {
     const file = this.#files.get(fileNumber);
     if (file === undefined) return undefined;
-    return file.writer?.endOffset ?? file.reader.sizeBytes;
+    return file.writer?.endOffset ?? file.openedSizeBytes;
   }
 
   /** Blob GC: `true` stops appends into the file's reserves; `false` undoes it (a failed round). */
@@ -301,9 +300,7 @@ export class BlobStore {
   /** Opens a reader on a file blob GC has just registered. */
   adopt(fileNumber: number): void {
     this.#checkOpen();
-    if (this.#files.has(fileNumber)) return;
-    const reader = BlobFileReader.open(this.pathOf(fileNumber), fileNumber);
-    this.#files.set(fileNumber, { fileNumber, reader, writer: undefined, retired: false });
+    if (!this.#files.has(fileNumber)) this.#openFile(fileNumber);
   }
 
   /** Closes files the catalog no longer lists (blob GC removed them). */
@@ -336,7 +333,7 @@ export class BlobStore {
     const file = this.#fileOf(ref);
     // The file's size is its end (the writer extends it over each record's reserve): no walk.
     file.writer ??= BlobFileWriter.openForAppend(this.pathOf(file.fileNumber), file.fileNumber, {
-      endOffset: file.reader.sizeBytes,
+      endOffset: file.openedSizeBytes,
     });
     const next = file.writer.writeInPlace(ref, bytes);
     if (sync) file.writer.sync();
@@ -355,8 +352,7 @@ export class BlobStore {
       let blobBytes = 0;
       let garbageBytes = 0;
       for (const meta of snapshot.state.blobFiles) {
-        const file = this.#files.get(meta.fileNumber);
-        blobBytes += file?.writer?.endOffset ?? file?.reader.sizeBytes ?? meta.sizeBytes;
+        blobBytes += this.fileSize(meta.fileNumber) ?? meta.sizeBytes;
         garbageBytes += this.garbageOf(meta.fileNumber, meta.garbageBytes);
       }
       return {
@@ -385,7 +381,7 @@ export class BlobStore {
   /** A listed file with no record: reopened for appends and made the active file. */
   #adoptIfEmpty(fileNumber: number): boolean {
     const file = this.#files.get(fileNumber)!;
-    if (file.reader.sizeBytes !== FILE_HEADER_BYTES) return false;
+    if (file.openedSizeBytes !== FILE_HEADER_BYTES) return false;
     file.writer = BlobFileWriter.openForAppend(this.pathOf(fileNumber), fileNumber, {
       endOffset: FILE_HEADER_BYTES,
     });
@@ -405,22 +401,27 @@ export class BlobStore {
       header.close();
     }
     const fileNumber = await registerBlobFile(this.#catalog, tempPath, sizeBytes);
-    const path = this.pathOf(fileNumber);
-    const reader = BlobFileReader.open(path, fileNumber);
-    let writer: BlobFileWriter;
-    try {
-      writer = BlobFileWriter.openForAppend(path, fileNumber, { endOffset: sizeBytes });
-    } catch (error) {
-      reader.close();
-      throw error;
-    }
     if (this.#closed) {
       // Listed but empty: the next open makes it the active file (#adoptIfEmpty).
-      writer.close();
-      reader.close();
       this.#checkOpen();
     }
-    const file: BlobFile = { fileNumber, reader, writer, retired: false };
+    const file = this.#openFile(fileNumber);
+    file.writer = BlobFileWriter.openForAppend(this.pathOf(fileNumber), fileNumber, {
+      endOffset: sizeBytes,
+    });
+    return file;
+  }
+
+  /** Opens a reader on a listed file and records it (no writer yet). */
+  #openFile(fileNumber: number): BlobFile {
+    const reader = BlobFileReader.open(this.pathOf(fileNumber), fileNumber);
+    const file: BlobFile = {
+      fileNumber,
+      reader,
+      writer: undefined,
+      retired: false,
+      openedSizeBytes: reader.sizeBytes,
+    };
     this.#files.set(fileNumber, file);
     return file;
   }

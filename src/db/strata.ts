@@ -528,7 +528,7 @@ export class Strata {
   #storedIs(key: Uint8Array, expected: { kind: number; value: Uint8Array } | undefined): boolean {
     const now = this.#readStored(key);
     if (now === undefined || expected === undefined) return now === expected;
-    return now.kind === expected.kind && equalBytes(now.value, expected.value);
+    return now.kind === expected.kind && compareUserKeys(now.value, expected.value) === 0;
   }
 
   /**
@@ -1189,6 +1189,7 @@ export class Strata {
       reserve: options.blobReserve,
       roundBytesMax: options.blobFileSize,
       readStored: (key) => this.#readStored(key),
+      storedIs: (key, expected) => this.#storedIs(key, expected),
       writeRefs: (ops, select) => this.#write(() => ops, { select }),
       lastSeq: () => this.#lastSeq(),
       whenNoReaderBelow: (seq) => this.#whenNoReaderBelow(seq),
@@ -1235,12 +1236,6 @@ export class Strata {
 
 function byteLength(bytes: Uint8Array | string): number {
   return typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.length;
-}
-
-function equalBytes(left: Uint8Array, right: Uint8Array): boolean {
-  if (left.length !== right.length) return false;
-  for (let index = 0; index < left.length; index++) if (left[index] !== right[index]) return false;
-  return true;
 }
 
 function copyWriteOp(op: WriteOp): WriteOp {
