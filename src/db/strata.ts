@@ -751,10 +751,14 @@ export class Strata {
     }
     if (ops.length === 0) return Promise.resolve();
     let bytes = 0;
-    for (const op of ops)
-      bytes += byteLength(op.key) + (op.value === undefined ? 0 : byteLength(op.value));
-    let written: Promise<void>;
-    if (this.#blobGate === undefined && this.#needsNewBlobFile(ops)) {
+    let storesBlob = false;
+    for (const op of ops) {
+      const valueBytes = op.value === undefined ? 0 : byteLength(op.value);
+      bytes += byteLength(op.key) + valueBytes;
+      storesBlob ||= op.type === 'put' && this.#blobs.wantsBlob(valueBytes, op.blobCapacity);
+    }
+    let written: Promise<unknown>;
+    if (this.#blobGate === undefined && storesBlob && !this.#blobs.hasActive) {
       const gate = this.#blobs.ensureActive();
       this.#blobGate = gate;
       const clear = (): void => {
@@ -770,33 +774,23 @@ export class Strata {
     } else {
       written = this.#submit(ops, options);
     }
-    written = written.then(() => {
+    const acknowledged = written.then(() => {
       this.#userBytesWritten += bytes;
     });
-    this.#inFlight.add(written);
+    this.#inFlight.add(acknowledged);
     const forget = (): void => {
-      this.#inFlight.delete(written);
+      this.#inFlight.delete(acknowledged);
     };
-    written.then(forget, forget);
-    return written;
+    acknowledged.then(forget, forget);
+    return acknowledged;
   }
 
   /** To the committer, or to the stall queue when there is no room. */
-  #submit(ops: WriteOp[], options: WriteOptions | undefined): Promise<void> {
+  #submit(ops: WriteOp[], options: WriteOptions | undefined): Promise<unknown> {
     this.#checkOpen();
     const reason = this.#stallReason();
     if (this.#stalled.length > 0 || reason !== undefined) return this.#stall(ops, reason, options);
-    return this.#committer.write(ops, options).then(() => undefined);
-  }
-
-  /** Some op stores a blob and no blob file is ready to take it yet. */
-  #needsNewBlobFile(ops: readonly WriteOp[]): boolean {
-    if (this.#blobs.hasActive) return false;
-    for (const op of ops) {
-      if (op.type !== 'put' || op.value === undefined) continue;
-      if (this.#blobs.wantsBlob(byteLength(op.value), op.blobCapacity)) return true;
-    }
-    return false;
+    return this.#committer.write(ops, options);
   }
 
   #encodeOp(op: unknown, index: number): WriteOp {
