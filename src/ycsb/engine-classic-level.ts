@@ -18,17 +18,24 @@ import {
  * queued when the call returns. Writes use LevelDB's default (no fsync per write).
  */
 export async function openClassicLevelEngine(directory: EngineDirectory): Promise<AsyncU64Engine> {
+  return new ClassicLevelEngine(directory, await openClassicLevel(directory.path));
+}
+
+/** classic-level with 'view' keys and values, open; every adapter over LevelDB starts here. */
+export async function openClassicLevel(
+  path: string,
+): Promise<ClassicLevel<Uint8Array, Uint8Array>> {
   const { ClassicLevel } = await importPeer(
     'classic-level',
     () => import('classic-level'),
     'classic-level',
   );
-  const database = new ClassicLevel<Uint8Array, Uint8Array>(directory.path, {
+  const database = new ClassicLevel<Uint8Array, Uint8Array>(path, {
     keyEncoding: 'view',
     valueEncoding: 'view',
   });
   await database.open();
-  return new ClassicLevelEngine(directory, database);
+  return database;
 }
 
 class ClassicLevelEngine implements AsyncU64Engine {

@@ -22,15 +22,24 @@ export async function openLmdbEngine(
   directory: EngineDirectory,
   options: { readonly noSync: boolean },
 ): Promise<SyncU64Engine> {
+  const { name, database } = await openLmdb(directory.path, options);
+  return new LmdbEngine(name, directory, database);
+}
+
+/** lmdb-js with binary keys and values; its name is `lmdb-nosync` with `noSync`. */
+export async function openLmdb(
+  path: string,
+  options: { readonly noSync: boolean },
+): Promise<{ name: 'lmdb' | 'lmdb-nosync'; database: Database<Buffer, Buffer> }> {
   const name = options.noSync ? 'lmdb-nosync' : 'lmdb';
   const lmdb = await importPeer(name, () => import('lmdb'), 'lmdb');
   const database = lmdb.open<Buffer, Buffer>({
-    path: directory.path,
+    path,
     keyEncoding: 'binary',
     encoding: 'binary',
     noSync: options.noSync,
   });
-  return new LmdbEngine(name, directory, database);
+  return { name, database };
 }
 
 const NO_OVERWRITE = { noOverwrite: true } as const;

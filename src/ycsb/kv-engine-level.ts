@@ -1,6 +1,6 @@
 import type { ClassicLevel } from 'classic-level';
+import { openClassicLevel } from './engine-classic-level.js';
 import type { EngineDirectory } from './engines.js';
-import { importPeer } from './engines.js';
 import type { KvEngine, RecordSink } from './kv-engines.js';
 
 /**
@@ -9,17 +9,7 @@ import type { KvEngine, RecordSink } from './kv-engines.js';
  * loss), and scans through `values({ gte, limit }).all()`.
  */
 export async function openClassicLevelKv(directory: EngineDirectory): Promise<KvEngine> {
-  const { ClassicLevel } = await importPeer(
-    'classic-level',
-    () => import('classic-level'),
-    'classic-level',
-  );
-  const database = new ClassicLevel<Uint8Array, Uint8Array>(directory.path, {
-    keyEncoding: 'view',
-    valueEncoding: 'view',
-  });
-  await database.open();
-  return new ClassicLevelKv(directory, database);
+  return new ClassicLevelKv(directory, await openClassicLevel(directory.path));
 }
 
 class ClassicLevelKv implements KvEngine {

@@ -1,6 +1,6 @@
 import type { Database } from 'lmdb';
+import { openLmdb } from './engine-lmdb.js';
 import type { EngineDirectory } from './engines.js';
-import { importPeer } from './engines.js';
 import type { KvEngine, RecordSink } from './kv-engines.js';
 
 /**
@@ -14,14 +14,7 @@ export async function openLmdbKv(
   directory: EngineDirectory,
   options: { readonly noSync: boolean },
 ): Promise<KvEngine> {
-  const name = options.noSync ? 'lmdb-nosync' : 'lmdb';
-  const lmdb = await importPeer(name, () => import('lmdb'), 'lmdb');
-  const database = lmdb.open<Buffer, Buffer>({
-    path: directory.path,
-    keyEncoding: 'binary',
-    encoding: 'binary',
-    noSync: options.noSync,
-  });
+  const { name, database } = await openLmdb(directory.path, options);
   return new LmdbKv(name, directory, database);
 }
 
