@@ -21,6 +21,9 @@ export type StrataErrorCode =
   | 'ERR_CRASH_INJECTED' // test hook: the emulated backend simulated a crash at a persist point
   | 'ERR_CONFLICT' // a metadata operation was invalidated by a newer catalog snapshot; nothing changed
   | 'ERR_FORMAT_VERSION' // a persisted file (catalog, manifest, …) is from a newer format version
+  | 'ERR_INDEX_EXISTS' // createIndex of a field that already has an index
+  | 'ERR_INDEX_NOT_FOUND' // a drop or query of a field that has no index
+  | 'ERR_INDEX_BUILDING' // a query on an index still being built, when the caller asked not to wait
   | 'ERR_WORKLOAD'; // a YCSB workload file could not be parsed
 
 export class StrataError extends Error {
