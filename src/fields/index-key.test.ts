@@ -12,6 +12,9 @@ import {
   indexKeyspaceRange,
   indexRange,
   indexValueRange,
+  keyspacePartition,
+  PARTITION_ABOVE_INDEXES,
+  PARTITION_BELOW_INDEXES,
 } from './index-key.js';
 import { expectStrataError, fromHex, hex } from './testing/field-fixtures.js';
 
@@ -358,6 +361,84 @@ describe('index key ranges', () => {
     expectStrataError(
       () => indexRange(1, null as unknown as IndexValueBounds),
       'ERR_INVALID_ARGUMENT',
+    );
+  });
+});
+
+describe('keyspace partitions', () => {
+  /** By definition: the i whose [P(i), P(i + 1)) holds the key, found by binary search on P(i). */
+  function referencePartition(key: Uint8Array): number {
+    if (Buffer.compare(key, INDEX_KEYSPACE_PREFIX) < 0) return -1;
+    if (Buffer.compare(key, indexKeyspaceEnd()) >= 0) return 2 ** 32;
+    let low = 0; // P(low) <= key
+    let high = 2 ** 32; // P(high) > key (P(2^32) being 00 6A)
+    while (high - low > 1) {
+      const middle = Math.floor((low + high) / 2);
+      if (Buffer.compare(indexKeyspaceRange(middle).gte, key) <= 0) low = middle;
+      else high = middle;
+    }
+    return Buffer.compare(indexKeyspaceRange(low).gte, key) <= 0 ? low : -1;
+  }
+
+  test('below 00 69 is -1, an entry key is its index id, from 00 6A on is 2^32', () => {
+    expect(PARTITION_BELOW_INDEXES).toBe(-1);
+    expect(PARTITION_ABOVE_INDEXES).toBe(2 ** 32);
+    const cases: [string, number][] = [
+      ['', -1],
+      ['00', -1],
+      ['0068ffffffffffff', -1],
+      ['0069', -1],
+      ['006900000000', 0],
+      ['0069000000000001', 0],
+      ['00690000000100', 1],
+      ['0069000000010001ff', 1],
+      ['006912345678', 0x12345678],
+      ['0069ffffffff', 0xffffffff],
+      ['0069ffffffffffffffff', 0xffffffff],
+      ['006a', 2 ** 32],
+      ['006a00', 2 ** 32],
+      ['01', 2 ** 32],
+      ['61626364', 2 ** 32],
+      ['ff', 2 ** 32],
+    ];
+    for (const [key, partition] of cases)
+      expect(keyspacePartition(fromHex(key)), key).toBe(partition);
+    for (const id of ID_EDGES) {
+      const { gte, lt } = indexKeyspaceRange(id);
+      expect(keyspacePartition(gte)).toBe(id);
+      expect(
+        keyspacePartition(encodeIndexKey(id, Uint8Array.of(0, 0xff), Uint8Array.of(0xff))),
+      ).toBe(id);
+      expect(keyspacePartition(lt)).toBe(id === 0xffffffff ? 2 ** 32 : id + 1);
+    }
+    for (const key of USER_KEYS) expect([-1, 2 ** 32]).toContain(keyspacePartition(key));
+  });
+
+  test('a key in the keyspace too short for an id lies in the range of the index below it', () => {
+    // 00 69 05 sorts after every key of index 04 FF FF FF and before P(05 00 00 00).
+    expect(keyspacePartition(fromHex('006905'))).toBe(0x04ffffff);
+    expect(keyspacePartition(fromHex('00690500'))).toBe(0x04ffffff);
+    expect(keyspacePartition(fromHex('0069000001'))).toBe(0xff);
+    expect(keyspacePartition(fromHex('00690000'))).toBe(-1);
+    expect(keyspacePartition(fromHex('0069ffffff'))).toBe(0xfffffeff);
+  });
+
+  test('against the definition, and never decreasing as keys grow (random keys)', () => {
+    const keyArb = fc.oneof(
+      fc.uint8Array({ maxLength: 8 }),
+      fc
+        .tuple(fc.uint8Array({ maxLength: 6 }), edgeBytesArb)
+        .map(([tail, more]) => Uint8Array.of(0x00, 0x69, ...tail, ...more)),
+      entryArb.map(keyOf),
+      fc.constantFrom(...['00', '0068', '0069', '006a', '0069ff', '0069ffffffff'].map(fromHex)),
+    );
+    fc.assert(
+      fc.property(keyArb, keyArb, (left, right) => {
+        expect(keyspacePartition(left)).toBe(referencePartition(left));
+        const [low, high] = Buffer.compare(left, right) <= 0 ? [left, right] : [right, left];
+        expect(keyspacePartition(low)).toBeLessThanOrEqual(keyspacePartition(high));
+      }),
+      { numRuns: 3_000 },
     );
   });
 });

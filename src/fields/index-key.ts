@@ -152,6 +152,37 @@ export function hasIndexKeyspacePrefix(key: Uint8Array): boolean {
   return key.length >= PREFIX.length && key[0] === PREFIX[0] && key[1] === PREFIX[1];
 }
 
+/** keyspacePartition of every key below the index keyspace (bytewise < 00 69). */
+export const PARTITION_BELOW_INDEXES: number = -1;
+/** keyspacePartition of every key at or above the end of the index keyspace (00 6A). */
+export const PARTITION_ABOVE_INDEXES: number = 2 ** 32;
+
+/**
+ * Which part of the keyspace holds `userKey`, as a number that never decreases as keys grow:
+ * PARTITION_BELOW_INDEXES (-1) below 00 69, the id i of the index whose range
+ * indexKeyspaceRange(i) = [P(i), P(i + 1)) holds the key, or PARTITION_ABOVE_INDEXES (2^32) from
+ * 00 6A on. Compaction never lets one output table hold keys of two partitions, so that an index
+ * build can ingest tables of one index's range without overlapping any other table's range.
+ *
+ * A key with the prefix but shorter than 6 bytes is no entry key (the engine refuses such user
+ * keys), yet it has a place in the order: it sorts just below P(p), p being its id bytes padded
+ * with zeros, so it lies in index p - 1's range (below index 0's for p = 0: `00 69` is -1).
+ */
+export function keyspacePartition(userKey: Uint8Array): number {
+  // Compaction asks once per user key, so this compares bytes rather than calling Buffer.compare.
+  // A key that differs from the prefix within it lies below 00 69, or at or above 00 6A.
+  for (let index = 0; index < PREFIX.length; index++) {
+    const byte = userKey[index];
+    if (byte === undefined) return PARTITION_BELOW_INDEXES; // a proper prefix of 00 69
+    if (byte < PREFIX[index]!) return PARTITION_BELOW_INDEXES;
+    if (byte > PREFIX[index]!) return PARTITION_ABOVE_INDEXES;
+  }
+  if (userKey.length >= VALUE_OFFSET) return readU32BigEndian(userKey, INDEX_ID_OFFSET);
+  const padded = new Uint8Array(4);
+  padded.set(userKey.subarray(INDEX_ID_OFFSET), 0);
+  return readU32BigEndian(padded, 0) - 1;
+}
+
 /** The first key after the index keyspace: 00 6A. */
 export function indexKeyspaceEnd(): Uint8Array {
   const end = PREFIX.slice();

@@ -14,6 +14,10 @@
  *
  * Output tables are cut near `targetFileBytes`, never inside a user key's versions, so the
  * tables of a level (1 and below) never share a user key and a point read looks in one of them.
+ * They are also always cut where the keyspace partition changes (below the index keyspace, one
+ * index's range, above it: `keyspacePartition`), whatever their size: an index build ingests
+ * tables of one index's range below every newer entry of that index, which it can only do if no
+ * table's key range reaches into that index's range from outside it.
  *
  * Thread model: the job opens its own table readers (its thread's block cache) and owns them.
  */
@@ -25,6 +29,7 @@ import { RECORD_HEADER_BYTES } from '../blob/blob-format.js';
 import { type BlobRef, decodeBlobRef, sameBlobLocation } from '../blob/blob-ref.js';
 import type { TableProperties } from '../catalog/operations/table-properties.js';
 import { StrataError } from '../errors.js';
+import { keyspacePartition } from '../fields/index-key.js';
 import { packageRoot } from '../package-root.js';
 import {
   compareUserKeys,
@@ -33,6 +38,7 @@ import {
   KIND_BLOB_REFERENCE,
   KIND_DELETION,
   type Seq,
+  userKeyOf,
 } from '../sst/internal-key.js';
 import { TableReader } from '../sst/table-reader.js';
 import { TableWriter, type TableWriterOptions } from '../sst/table-writer.js';
@@ -214,26 +220,49 @@ function stripeOf(snapshots: readonly Seq[], seq: Seq): number {
   return low;
 }
 
-/** The outputs in order: a new table starts at a user-key boundary once the current is full. */
-class OutputFiles {
-  readonly #task: CompactionTask;
+/** Where OutputFiles writes and when it cuts: the parts of a CompactionTask it reads. */
+export type OutputFilesTask = Pick<
+  CompactionTask,
+  'tempPathPrefix' | 'targetFileBytes' | 'options'
+>;
+
+/**
+ * The outputs in order, as `${tempPathPrefix}-N.tmp`, synced: a new table starts at a user-key
+ * boundary once the current is full, and at every change of keyspace partition (see the top of
+ * this file). Index builds (src/fields/index-build-job.ts) write their outputs with it too.
+ */
+export class OutputFiles {
+  readonly #task: OutputFilesTask;
+  /** Names the job in the error of a failed cleanup. */
+  readonly #jobName: string;
   readonly #done: CompactionOutputTable[] = [];
   #writer: TableWriter | undefined;
+  /** keyspacePartition of the last user key added. */
+  #partition = Number.NEGATIVE_INFINITY;
   #bytesWritten = 0;
 
-  constructor(task: CompactionTask) {
+  constructor(task: OutputFilesTask, jobName = 'compaction') {
     this.#task = task;
+    this.#jobName = jobName;
   }
 
+  /** Requires: internal keys strictly ascending; the first one starts a user key. */
   add(internalKey: Uint8Array, value: Uint8Array, startsUserKey: boolean): void {
-    if (
-      this.#writer !== undefined &&
-      startsUserKey &&
-      this.#writer.estimatedSizeBytes() >= this.#task.targetFileBytes
-    ) {
-      this.#finishCurrent();
+    if (startsUserKey) {
+      const partition = keyspacePartition(userKeyOf(internalKey));
+      assert(partition >= this.#partition, 'keyspace partitions never decrease as keys grow');
+      // A table never straddles two partitions, however small it is: index builds rely on it.
+      const crossesPartition = partition !== this.#partition;
+      this.#partition = partition;
+      if (
+        this.#writer !== undefined &&
+        (crossesPartition || this.#writer.estimatedSizeBytes() >= this.#task.targetFileBytes)
+      ) {
+        this.#finishCurrent();
+      }
     }
     if (this.#writer === undefined) {
+      assert(startsUserKey, 'an output table starts at a user key');
       const path = `${this.#task.tempPathPrefix}-${this.#done.length + 1}.tmp`;
       this.#writer = new TableWriter(path, { ...this.#task.options, sync: true });
     }
@@ -261,9 +290,11 @@ class OutputFiles {
       }
     }
     if (problems.length > 0) {
-      throw new StrataError('ERR_IO', 'compaction failed and its temp files could not be removed', {
-        cause: new AggregateError([error, ...problems]),
-      });
+      throw new StrataError(
+        'ERR_IO',
+        `${this.#jobName} failed and its temp files could not be removed`,
+        { cause: new AggregateError([error, ...problems]) },
+      );
     }
     throw error;
   }
