@@ -19,6 +19,7 @@ import {
   deepFreeze,
   type FileMeta,
   type FileRef,
+  INDEX_ID_MAX,
   type IndexMeta,
   type IndexState,
   type MemtableMeta,
@@ -49,7 +50,10 @@ export interface CatalogEdit {
   readonly blobFilesAdded: readonly BlobFileMeta[];
   readonly blobGarbage: readonly BlobGarbage[];
   readonly indexesRemoved: readonly string[];
-  /** Creates an index (state building) or moves it to its next state. */
+  /**
+   * Creates an index (state building, with a fresh id in [old nextFileNumber, new
+   * nextFileNumber)) or moves it to its next state (keeping its id).
+   */
   readonly indexesSet: readonly IndexMeta[];
   /** Absent: unchanged. Counters only grow. */
   readonly nextFileNumber?: U64;
@@ -112,7 +116,7 @@ export function applyEdit(
   if (typeof levels === 'string') return fail(levels);
   const blobFiles = applyBlobFiles(state, edit, { nextFileNumber, levels });
   if (typeof blobFiles === 'string') return fail(blobFiles);
-  const indexes = applyIndexes(state, edit);
+  const indexes = applyIndexes(state, edit, { nextFileNumber, levels, blobFiles });
   if (typeof indexes === 'string') return fail(indexes);
 
   const next: CatalogState = {
@@ -262,7 +266,15 @@ function applyBlobFiles(
   return [...byNumber.values()].sort((left, right) => left.fileNumber - right.fileNumber);
 }
 
-function applyIndexes(state: CatalogState, edit: CatalogEdit): IndexMeta[] | string {
+function applyIndexes(
+  state: CatalogState,
+  edit: CatalogEdit,
+  after: {
+    readonly nextFileNumber: number;
+    readonly levels: readonly FileMeta[][];
+    readonly blobFiles: readonly BlobFileMeta[];
+  },
+): IndexMeta[] | string {
   const byName = new Map(state.indexes.map((index) => [index.name, index]));
   for (const name of edit.indexesRemoved) {
     const index = byName.get(name);
@@ -270,10 +282,30 @@ function applyIndexes(state: CatalogState, edit: CatalogEdit): IndexMeta[] | str
     if (index.state !== 'dropping') return `index ${JSON.stringify(name)} is not being dropped`;
     byName.delete(name);
   }
+  const fileNumbers = new Set(after.blobFiles.map((blob) => blob.fileNumber));
+  for (const level of after.levels) for (const file of level) fileNumbers.add(file.fileNumber);
   for (const change of edit.indexesSet) {
-    const from = byName.get(change.name)?.state;
+    const before = byName.get(change.name);
+    const from = before?.state;
+    const label = `index ${JSON.stringify(change.name)}`;
     if (!INDEX_TRANSITIONS.get(from)?.includes(change.state)) {
-      return `index ${JSON.stringify(change.name)} cannot go from ${from ?? 'absent'} to ${change.state}`;
+      return `${label} cannot go from ${from ?? 'absent'} to ${change.state}`;
+    }
+    if (before !== undefined && change.id !== before.id) {
+      return `${label} has id ${before.id}, not ${change.id}`;
+    }
+    if (before === undefined) {
+      // A new id is a fresh number, like a new file's, so ids and file numbers never collide.
+      const fresh = change.id >= state.nextFileNumber && change.id < after.nextFileNumber;
+      if (!fresh) {
+        return `${label} id ${change.id} is outside the fresh range [${state.nextFileNumber}, ${after.nextFileNumber})`;
+      }
+      if (change.id > INDEX_ID_MAX) return `${label} id ${change.id} is above ${INDEX_ID_MAX}`;
+      if (fileNumbers.has(change.id)) return `${label} id ${change.id} is a live file number`;
+      for (const other of byName.values()) {
+        if (other.id === change.id)
+          return `${label} id ${change.id} is taken by ${JSON.stringify(other.name)}`;
+      }
     }
     byName.set(change.name, change);
   }

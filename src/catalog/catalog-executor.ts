@@ -30,6 +30,7 @@ import type {
   OperationJob,
   PreparedEdit,
 } from './operations/operation.js';
+import { CATALOG_FORMAT_VERSION } from './record-file.js';
 import type { RecoveredCatalog } from './recovery.js';
 import { type ObsoleteFile, SnapshotRegistry } from './snapshot-registry.js';
 
@@ -183,6 +184,9 @@ export class CatalogExecutor {
   async #commit(prepared: PreparedEdit): Promise<void> {
     const latest = this.registry.latest;
     assert(prepared.edit.version === latest.version + 1, 'edit prepared on a stale version');
+    // A generation recovered from an older format takes no records of this one: the first edit
+    // starts a new generation (a checkpoint of the state before it) and goes there.
+    if (this.#manifest.formatVersion !== CATALOG_FORMAT_VERSION) await this.#checkpoint();
     await this.#manifest.append(prepared.edit);
     if (invariantsEnabled) this.#checkCommitted(prepared);
     this.registry.publish(prepared.state);
@@ -200,7 +204,7 @@ export class CatalogExecutor {
     const source = { file: 'memory', baseOffset: 0 };
     const replayed = applyEdit(
       this.registry.latest,
-      decodeEdit(encodeEdit(prepared.edit), source),
+      decodeEdit(encodeEdit(prepared.edit), source, CATALOG_FORMAT_VERSION),
       this.#compareKeys,
     );
     assert(replayed.ok, 'committed edit does not replay');

@@ -11,6 +11,7 @@ import { assert } from '../assert.js';
 
 /** Persisted widths, named so the encoders can assert ranges (FORMAT.md "Field types"). */
 export type U8 = number;
+export type U32 = number;
 export type U64 = number;
 
 /** Levels L0..L6. On disk as a u8 (never renumber); a new count is a new format version. */
@@ -59,8 +60,17 @@ export type IndexState = 'building' | 'ready' | 'dropping';
 /** A secondary index over one field (issue 6). */
 export interface IndexMeta {
   readonly name: string;
+  /**
+   * Names the index's entries in the keyspace (`00 69 | id u32 BE | ...`, src/fields/). Taken
+   * from `nextFileNumber` when the index is created, so it is never reused within a database
+   * (not even by a file), and kept through every later state.
+   */
+  readonly id: U32;
   readonly state: IndexState;
 }
+
+/** The largest index id: ids are u32 on disk and in entry keys. */
+export const INDEX_ID_MAX: U32 = 0xffffffff;
 
 export interface CatalogState {
   /** +1 per applied edit; survives reopen (checkpoints store it, edits carry theirs). */

@@ -12,13 +12,18 @@ import {
   AddBlobFile,
   Catalog,
   ChangeIndexState,
+  type ChangeIndexStateInput,
   Checkpoint,
   CommitCompaction,
   CommitFlush,
+  CommitIndexBuild,
   CreateMemtable,
   FreezeMemtable,
+  INDEX_ID_MAX,
 } from './catalog.js';
 import { type CatalogFs, nodeCatalogFs } from './catalog-fs.js';
+import { emptyState } from './catalog-state.js';
+import { switchGeneration } from './checkpoint.js';
 import { CrashingCatalogFs } from './testing/crashing-fs.js';
 import { bytesOf, describeState, table, writeTemp } from './testing/fixtures.js';
 import { MemoryCatalogFs } from './testing/memory-fs.js';
@@ -149,19 +154,89 @@ describe('operations', () => {
     expect(blob).toEqual({ fileNumber: 1, sizeBytes: 11, garbageBytes: 0 });
     expect((await fs.readdir(DIR))?.includes('000001.blob')).toBe(true);
 
-    const change = (name: string, state: 'building' | 'ready' | 'dropping' | 'absent') =>
+    const change = (name: string, state: 'building' | 'dropping' | 'absent') =>
       new ChangeIndexState(snapshot, { name, state }).push().waitDone();
-    expect(await change('author', 'building')).toEqual({ name: 'author', state: 'building' });
+    // A new index takes the next file number as its id; the edit consumes it.
+    expect(await change('author', 'building')).toEqual({
+      name: 'author',
+      id: 2,
+      state: 'building',
+    });
     await expectCode(change('author', 'building'), 'ERR_CONFLICT');
-    await change('author', 'ready');
-    await change('title', 'building');
+    const ready = new CommitIndexBuild(snapshot, { name: 'author', id: 2, outputs: [] }).push();
+    expect(await ready.waitDone()).toEqual({
+      index: { name: 'author', id: 2, state: 'ready' },
+      level: undefined,
+      filesAdded: [],
+    });
+    expect(await change('title', 'building')).toEqual({ name: 'title', id: 3, state: 'building' });
     await expectCode(change('title', 'absent'), 'ERR_CONFLICT');
-    await change('author', 'dropping');
+    await expectCode(change('subject', 'dropping'), 'ERR_CONFLICT');
+    expect(await change('author', 'dropping')).toEqual({
+      name: 'author',
+      id: 2,
+      state: 'dropping',
+    });
     expect(await change('author', 'absent')).toBeUndefined();
+    // Ids are never reused, not even for the same name.
+    expect(await change('author', 'building')).toEqual({
+      name: 'author',
+      id: 4,
+      state: 'building',
+    });
+    expect(await change('title', 'dropping')).toEqual({ name: 'title', id: 3, state: 'dropping' });
     const latest = catalog.getSnapshot();
-    expect(latest.indexes).toEqual([{ name: 'title', state: 'building' }]);
+    expect(latest.indexes).toEqual([
+      { name: 'author', id: 4, state: 'building' },
+      { name: 'title', id: 3, state: 'dropping' },
+    ]);
+    expect(latest.state.nextFileNumber).toBe(5);
     expect(latest.blobFiles).toEqual([blob]);
     latest.release();
+    snapshot.release();
+    await catalog.close();
+    const reopened = await Catalog.open(DIR, { fs });
+    const replayed = reopened.getSnapshot();
+    expect(replayed.indexes).toEqual(latest.indexes);
+    replayed.release();
+    await reopened.close();
+  });
+
+  test('index names and states are checked; ready is only for CommitIndexBuild', async () => {
+    const catalog = await Catalog.open(DIR, { fs: new MemoryCatalogFs() });
+    const snapshot = catalog.getSnapshot();
+    const cases: [ChangeIndexStateInput, RegExp][] = [
+      [{ name: '', state: 'building' }, /non-empty, well-formed string/],
+      [{ name: '\ud800', state: 'building' }, /non-empty, well-formed string/],
+      [{ name: 'x'.repeat(0x10000), state: 'building' }, /longer than 65535 UTF-8 bytes/],
+      [{ name: 'f', state: 'ready' }, /ready through CommitIndexBuild/],
+      [{ name: 'f', state: 'gone' as 'absent' }, /must be one of building, dropping, absent/],
+    ];
+    for (const [input, message] of cases) {
+      expect(() => new ChangeIndexState(snapshot, input)).toThrow(message);
+    }
+    snapshot.release();
+    await catalog.close();
+  });
+
+  test('index ids are u32: creation past 0xFFFFFFFF is refused', async () => {
+    const fs = new MemoryCatalogFs();
+    await fs.mkdir(DIR);
+    const state = { ...emptyState(), nextFileNumber: INDEX_ID_MAX };
+    await switchGeneration(fs, { dir: DIR, state, generation: 1 });
+    const catalog = await Catalog.open(DIR, { fs });
+    const snapshot = catalog.getSnapshot();
+    const last = await new ChangeIndexState(snapshot, { name: 'last', state: 'building' })
+      .push()
+      .waitDone();
+    expect(last).toEqual({ name: 'last', id: INDEX_ID_MAX, state: 'building' });
+    const next = new ChangeIndexState(snapshot, { name: 'next', state: 'building' }).push();
+    const error = await expectCode(next.waitDone(), 'ERR_INVALID_ARGUMENT');
+    expect(error.message).toMatch(/index ids are exhausted/);
+    // Files still get numbers; only index ids are u32.
+    const tempPath = await writeTemp(catalog, fs, bytesOf('blob'));
+    const blob = await new AddBlobFile(snapshot, { tempPath, sizeBytes: 4 }).push().waitDone();
+    expect(blob.fileNumber).toBe(INDEX_ID_MAX + 1);
     snapshot.release();
     await catalog.close();
   });

@@ -129,7 +129,7 @@ export type {
   MemtableMeta,
   MemtableState,
 } from './catalog-state.js';
-export { LEVEL_COUNT } from './catalog-state.js';
+export { INDEX_ID_MAX, LEVEL_COUNT } from './catalog-state.js';
 export { AddBlobFile, type AddBlobFileInput } from './operations/add-blob-file.js';
 export {
   ChangeIndexState,
@@ -149,6 +149,12 @@ export {
   type CommitFlushInput,
   type CommitFlushResult,
 } from './operations/commit-flush.js';
+export {
+  CommitIndexBuild,
+  type CommitIndexBuildInput,
+  type CommitIndexBuildResult,
+  type IndexBuildOutput,
+} from './operations/commit-index-build.js';
 export { CreateMemtable, type CreateMemtableInput } from './operations/create-memtable.js';
 export {
   FreezeMemtable,

@@ -7,6 +7,7 @@ import {
   type CatalogState,
   type CompareKeys,
   type FileMeta,
+  INDEX_ID_MAX,
   isU64,
   LEVEL_COUNT,
 } from './catalog-state.js';
@@ -96,10 +97,20 @@ function checkOrder(
 }
 
 function checkIndexes(state: CatalogState): string | undefined {
-  for (let position = 1; position < state.indexes.length; position++) {
-    if (state.indexes[position - 1]!.name >= state.indexes[position]!.name) {
-      return `index ${JSON.stringify(state.indexes[position]!.name)} is out of order or repeated`;
+  const fileNumbers = new Set(state.blobFiles.map((blob) => blob.fileNumber));
+  for (const level of state.levels) for (const file of level) fileNumbers.add(file.fileNumber);
+  const ids = new Set<number>();
+  for (const [position, index] of state.indexes.entries()) {
+    const label = `index ${JSON.stringify(index.name)}`;
+    if (position > 0 && state.indexes[position - 1]!.name >= index.name) {
+      return `${label} is out of order or repeated`;
     }
+    if (index.id === 0 || index.id >= state.nextFileNumber || index.id > INDEX_ID_MAX) {
+      return `${label} id ${index.id} is outside [1, nextFileNumber) or above ${INDEX_ID_MAX}`;
+    }
+    if (ids.has(index.id)) return `${label} id ${index.id} appears twice`;
+    if (fileNumbers.has(index.id)) return `${label} id ${index.id} is a live file number`;
+    ids.add(index.id);
   }
   return undefined;
 }

@@ -105,7 +105,7 @@ export async function readCheckpointFile(
     magic: FileMagic.checkpoint,
     type: RecordType.checkpoint,
   });
-  return decodeState(payload.bytes, { file, baseOffset: payload.offset });
+  return decodeState(payload.bytes, { file, baseOffset: payload.offset }, payload.formatVersion);
 }
 
 /** Writes `bytes` to `<path>.tmp`, fsyncs it and renames it over `path` (name not yet durable). */
@@ -129,7 +129,7 @@ function framedFile(magic: FileMagicValue, type: RecordTypeValue, payload: Uint8
 function readSingleRecord(
   bytes: Uint8Array,
   spec: { readonly file: string; readonly magic: FileMagicValue; readonly type: RecordTypeValue },
-): { readonly bytes: Uint8Array; readonly offset: number } {
+): { readonly bytes: Uint8Array; readonly offset: number; readonly formatVersion: number } {
   const scan = scanRecordFile(bytes, {
     file: spec.file,
     magic: spec.magic,
@@ -140,5 +140,9 @@ function readSingleRecord(
   if (record === undefined) throw corrupt('file holds no record', spec.file, bytes.length);
   if (extra !== undefined)
     throw corrupt('file holds more than one record', spec.file, extra.offset);
-  return { bytes: record.payload, offset: record.offset + RECORD_HEADER_BYTES };
+  return {
+    bytes: record.payload,
+    offset: record.offset + RECORD_HEADER_BYTES,
+    formatVersion: scan.formatVersion,
+  };
 }

@@ -3,9 +3,14 @@
  * tag numbers: FORMAT.md "Edit payload" and "Checkpoint payload". Decoding checks shapes (lengths,
  * tags, enum values, levels); whether the content makes sense is for `applyEdit` and `checkState`.
  *
+ * Encoders write CATALOG_FORMAT_VERSION. Decoders take the version from the file's header: a
+ * version-1 index entry had no id, and since no released version wrote indexes, a version-1
+ * payload that holds any index entry is refused as corrupt (FORMAT.md "Version history").
+ *
  *   edit:        version u64 | tag u8, body | tag u8, body | ...            (to the record's end)
  *   checkpoint:  version u64 | nextFileNumber u64 | nextMemtableId u64 | lastSequence u64 |
  *                count u32, memtables | count u32, tables | count u32, blobs | count u32, indexes
+ *   index entry: name string | id u32 | state u8                        (version 1: no indexes)
  */
 import { assert } from '../assert.js';
 import { ByteReader, type ReaderSource } from './byte-reader.js';
@@ -23,6 +28,7 @@ import {
   type MemtableMeta,
   type MemtableState,
 } from './catalog-state.js';
+import { CATALOG_FORMAT_VERSION } from './record-file.js';
 
 /** Edit entry tags. On disk: never renumber, never reuse. */
 export const EditTag = {
@@ -49,6 +55,10 @@ const INDEX_STATE_CODES: Readonly<Record<IndexState, number>> = {
   dropping: 3,
 };
 const COUNT_MAX = 0xffffffff;
+/** The first format version whose index entries carry an id; version-1 files hold no indexes. */
+const INDEX_ID_FORMAT_VERSION = 2;
+/** Bytes of the smallest index entry: an empty name (u16 length), id u32, state u8. */
+const INDEX_ENTRY_BYTES_MIN = 2 + 4 + 1;
 
 export function encodeEdit(edit: CatalogEdit): Uint8Array {
   const writer = new ByteWriter().u64(edit.version);
@@ -73,7 +83,13 @@ export function encodeEdit(edit: CatalogEdit): Uint8Array {
   return writer.finish();
 }
 
-export function decodeEdit(payload: Uint8Array, source: ReaderSource): CatalogEdit {
+/** Requires: `formatVersion` is the version in the header of the file the payload came from. */
+export function decodeEdit(
+  payload: Uint8Array,
+  source: ReaderSource,
+  formatVersion: number,
+): CatalogEdit {
+  assertReadableVersion(formatVersion);
   const reader = new ByteReader(payload, source);
   const version = reader.u64('edit version');
   const memtablesAdded: MemtableAdd[] = [];
@@ -118,9 +134,11 @@ export function decodeEdit(payload: Uint8Array, source: ReaderSource): CatalogEd
         });
         break;
       case EditTag.indexRemove:
+        refuseVersion1Index(reader, formatVersion);
         indexesRemoved.push(reader.string('index name'));
         break;
       case EditTag.indexSet:
+        refuseVersion1Index(reader, formatVersion);
         indexesSet.push(readIndexMeta(reader));
         break;
       case EditTag.nextFileNumber:
@@ -164,8 +182,16 @@ export function encodeState(state: CatalogState): Uint8Array {
   return writer.finish();
 }
 
-/** Tables keep the order they were stored in, level by level; `checkState` verifies it. */
-export function decodeState(payload: Uint8Array, source: ReaderSource): CatalogState {
+/**
+ * Tables keep the order they were stored in, level by level; `checkState` verifies it.
+ * Requires: `formatVersion` is the version in the header of the file the payload came from.
+ */
+export function decodeState(
+  payload: Uint8Array,
+  source: ReaderSource,
+  formatVersion: number,
+): CatalogState {
+  assertReadableVersion(formatVersion);
   const reader = new ByteReader(payload, source);
   const version = reader.u64('version');
   const nextFileNumber = reader.u64('nextFileNumber');
@@ -187,9 +213,9 @@ export function decodeState(payload: Uint8Array, source: ReaderSource): CatalogS
     blobFiles.push(readBlobMeta(reader));
   }
   const indexes: IndexMeta[] = [];
-  for (let count = readCount(reader, 3), index = 0; index < count; index++) {
-    indexes.push(readIndexMeta(reader));
-  }
+  const indexCount = readCount(reader, INDEX_ENTRY_BYTES_MIN);
+  if (indexCount > 0) refuseVersion1Index(reader, formatVersion);
+  for (let index = 0; index < indexCount; index++) indexes.push(readIndexMeta(reader));
   if (reader.remaining > 0) throw reader.corrupt('unexpected bytes after the checkpoint state');
   const state = { version, nextFileNumber, nextMemtableId, lastSequence, memtables, levels };
   return deepFreeze({ ...state, blobFiles, indexes });
@@ -229,13 +255,32 @@ function readBlobMeta(reader: ByteReader): BlobFileMeta {
   return { fileNumber, sizeBytes, garbageBytes: reader.u64('blob garbageBytes') };
 }
 
+/*
+ * Index entry (FORMAT.md "Entries"; version 2 and later):
+ *   name: length u16, UTF-8 | id u32 | state u8
+ */
 function writeIndexMeta(writer: ByteWriter, index: IndexMeta): void {
-  writer.string(index.name).u8(INDEX_STATE_CODES[index.state]);
+  writer.string(index.name).u32(index.id).u8(INDEX_STATE_CODES[index.state]);
 }
 
 function readIndexMeta(reader: ByteReader): IndexMeta {
   const name = reader.string('index name');
-  return { name, state: decodeEnum(reader, INDEX_STATE_CODES, 'index state') };
+  const id = reader.u32('index id');
+  return { name, id, state: decodeEnum(reader, INDEX_STATE_CODES, 'index state') };
+}
+
+/** A version-1 file with an index entry: its layout had no id, and no release wrote one. */
+function refuseVersion1Index(reader: ByteReader, formatVersion: number): void {
+  if (formatVersion >= INDEX_ID_FORMAT_VERSION) return;
+  throw reader.corrupt(
+    `index entry in a version-${formatVersion} catalog file (version-1 catalogs cannot hold ` +
+      'indexes: no release wrote them)',
+  );
+}
+
+function assertReadableVersion(formatVersion: number): void {
+  assert(Number.isInteger(formatVersion), 'format version must be an integer');
+  assert(formatVersion >= 1 && formatVersion <= CATALOG_FORMAT_VERSION, 'unreadable version');
 }
 
 function readLevel(reader: ByteReader): number {

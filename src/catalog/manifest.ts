@@ -4,10 +4,12 @@
  * a torn tail, which open drops (the operation that wrote it never resolved) and truncates away
  * so that later appends follow the last whole record.
  */
+import { assert } from '../assert.js';
 import type { CatalogEdit } from './catalog-edit.js';
 import type { CatalogFs } from './catalog-fs.js';
 import { decodeEdit, encodeEdit } from './edit-codec.js';
 import {
+  CATALOG_FORMAT_VERSION,
   encodeFileHeader,
   FILE_HEADER_BYTES,
   FileMagic,
@@ -24,6 +26,8 @@ export class ManifestWriter {
     readonly path: string,
     private lengthBytes: number,
     private editCount: number,
+    /** From the file's header. Appends need CATALOG_FORMAT_VERSION (the executor checks). */
+    readonly formatVersion: number,
   ) {}
 
   /** Edits in this manifest: the catalog checkpoints when it reaches the configured count. */
@@ -37,6 +41,8 @@ export class ManifestWriter {
 
   /** Durable when it resolves. On rejection the file may hold a torn tail. */
   async append(edit: CatalogEdit): Promise<void> {
+    // Records follow their file's layout; an older file is replaced by a new generation first.
+    assert(this.formatVersion === CATALOG_FORMAT_VERSION, 'append to an older-format manifest');
     const record = frameRecord(RecordType.edit, encodeEdit(edit));
     await this.fs.appendFile(this.path, record);
     await this.fs.fsyncFile(this.path);
@@ -49,7 +55,7 @@ export class ManifestWriter {
 export async function createManifestFile(fs: CatalogFs, path: string): Promise<ManifestWriter> {
   await fs.writeFile(path, encodeFileHeader(FileMagic.manifest));
   await fs.fsyncFile(path);
-  return new ManifestWriter(fs, path, FILE_HEADER_BYTES, 0);
+  return new ManifestWriter(fs, path, FILE_HEADER_BYTES, 0, CATALOG_FORMAT_VERSION);
 }
 
 export interface ManifestEdit {
@@ -59,6 +65,7 @@ export interface ManifestEdit {
 }
 
 export interface ManifestContents {
+  readonly formatVersion: number;
   readonly edits: readonly ManifestEdit[];
   readonly validLengthBytes: number;
   readonly tornTailOffset?: number;
@@ -78,13 +85,15 @@ export async function readManifestFile(
     allowTornTail: true,
   });
   const edits = scan.records.map((record) => ({
-    edit: decodeEdit(record.payload, {
-      file: fileName,
-      baseOffset: record.offset + RECORD_HEADER_BYTES,
-    }),
+    edit: decodeEdit(
+      record.payload,
+      { file: fileName, baseOffset: record.offset + RECORD_HEADER_BYTES },
+      scan.formatVersion,
+    ),
     offset: record.offset,
   }));
   return {
+    formatVersion: scan.formatVersion,
     edits,
     validLengthBytes: scan.validLengthBytes,
     ...(scan.tornTailOffset === undefined ? {} : { tornTailOffset: scan.tornTailOffset }),

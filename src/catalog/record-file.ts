@@ -15,8 +15,11 @@ import { crc32c } from '../../nvm/crc32c.js';
 import { assert } from '../assert.js';
 import { StrataError } from '../errors.js';
 
-/** The version this code writes and the newest it reads. */
-export const CATALOG_FORMAT_VERSION = 1;
+/**
+ * The version this code writes and the newest it reads; it reads every version from 1 up
+ * (FORMAT.md "Version history"). Version 2 gave index entries an id.
+ */
+export const CATALOG_FORMAT_VERSION = 2;
 
 export const FILE_HEADER_BYTES = 16;
 export const RECORD_HEADER_BYTES = 9;
@@ -70,6 +73,8 @@ export interface ScannedRecord {
 }
 
 export interface ScanResult {
+  /** From the file's header: how its payloads are laid out. */
+  readonly formatVersion: number;
   readonly records: readonly ScannedRecord[];
   /** Bytes up to the end of the last valid record. */
   readonly validLengthBytes: number;
@@ -87,7 +92,7 @@ export interface ScanSpec {
 }
 
 export function scanRecordFile(bytes: Uint8Array, spec: ScanSpec): ScanResult {
-  checkHeader(bytes, spec);
+  const formatVersion = checkHeader(bytes, spec);
   const records: ScannedRecord[] = [];
   let offset = FILE_HEADER_BYTES;
   // Each pass consumes at least RECORD_HEADER_BYTES, which bounds the loop by the file length.
@@ -95,21 +100,22 @@ export function scanRecordFile(bytes: Uint8Array, spec: ScanSpec): ScanResult {
     const record = readRecordAt(bytes, offset, spec.types);
     if (record === undefined) {
       if (spec.allowTornTail && !validRecordAfter(bytes, offset, spec.types)) {
-        return { records, validLengthBytes: offset, tornTailOffset: offset };
+        return { formatVersion, records, validLengthBytes: offset, tornTailOffset: offset };
       }
       throw corrupt(`bad record (length, crc or type)`, spec.file, offset);
     }
     records.push(record);
     offset += RECORD_HEADER_BYTES + record.payload.length;
   }
-  return { records, validLengthBytes: offset };
+  return { formatVersion, records, validLengthBytes: offset };
 }
 
 export function corrupt(problem: string, file: string, offset: number): StrataError {
   return new StrataError('ERR_CORRUPT', `${problem} in ${file} at byte ${offset}`);
 }
 
-function checkHeader(bytes: Uint8Array, spec: ScanSpec): void {
+/** The file's format version, once magic, version and header CRC check out. */
+function checkHeader(bytes: Uint8Array, spec: ScanSpec): number {
   if (bytes.length < FILE_HEADER_BYTES) {
     throw corrupt(`file of ${bytes.length} bytes is shorter than its header`, spec.file, 0);
   }
@@ -130,6 +136,7 @@ function checkHeader(bytes: Uint8Array, spec: ScanSpec): void {
   if (view.getUint32(HEADER_CRC_OFFSET, true) !== crc32c(bytes, 0, HEADER_CRC_OFFSET)) {
     throw corrupt('file header crc mismatch', spec.file, HEADER_CRC_OFFSET);
   }
+  return version;
 }
 
 /** The record at `offset` if it is whole, checks out and has an expected type. */

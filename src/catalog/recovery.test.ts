@@ -12,7 +12,7 @@ import {
   CreateMemtable,
   FreezeMemtable,
 } from './catalog.js';
-import { FILE_HEADER_BYTES } from './record-file.js';
+import { CATALOG_FORMAT_VERSION, FILE_HEADER_BYTES } from './record-file.js';
 import { bytesOf, writeTemp } from './testing/fixtures.js';
 import { MemoryCatalogFs } from './testing/memory-fs.js';
 
@@ -164,12 +164,14 @@ describe('checkpoints, CURRENT and versions', () => {
     async (name) => {
       const fs = await threeEdits();
       await rewrite(fs, `${DIR}/${name}`, (bytes) => {
-        bytes[8] = 2;
+        bytes[8] = CATALOG_FORMAT_VERSION + 1;
         return bytes;
       });
       const error = await openError(fs);
       expect(isStrataError(error, 'ERR_FORMAT_VERSION'), String(error)).toBe(true);
-      expect(error.message).toContain(`${name} has catalog format version 2`);
+      expect(error.message).toContain(
+        `${name} has catalog format version ${CATALOG_FORMAT_VERSION + 1}`,
+      );
     },
   );
 

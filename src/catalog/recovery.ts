@@ -139,6 +139,7 @@ async function loadCatalog(
     manifestPath,
     contents.validLengthBytes,
     contents.edits.length,
+    contents.formatVersion,
   );
   return { recovered: { state, generation, manifest }, cutTornTail };
 }

@@ -1,9 +1,14 @@
 /**
  * A seeded script of catalog work for the crash tests: memtable creation and freezes, flushes
- * with dummy table files of a few bytes, compactions and trivial moves, blob files, index state
- * changes, checkpoints, snapshot pins and releases (which delay deletions), and operations
- * planned on stale snapshots (which must conflict). Steps are generated once, from the state of
- * a reference run, and then replayed verbatim, since every run makes the same choices.
+ * with dummy table files of a few bytes, compactions and trivial moves, blob files, index
+ * creation, builds (CommitIndexBuild, with zero to two tables) and drops, checkpoints, snapshot
+ * pins and releases (which delay deletions), and operations planned on stale snapshots (which
+ * must conflict). Steps are generated once, from the state of a reference run, and then
+ * replayed verbatim, since every run makes the same choices.
+ *
+ * Tables hold internal keys (the crash test opens the catalog with the engine's comparator):
+ * flushes and compactions cover one-byte user keys, index builds keys `00 69 | id | byte`. A
+ * flush from user key 0 covers those too, so builds land at different levels.
  */
 import { assert } from '../../assert.js';
 import type { Prng } from '../../ehash/testing/prng.js';
@@ -15,6 +20,7 @@ import {
   Checkpoint,
   CommitCompaction,
   CommitFlush,
+  CommitIndexBuild,
   CreateMemtable,
   FreezeMemtable,
 } from '../catalog.js';
@@ -26,7 +32,8 @@ import {
   type IndexState,
   mutableMemtable,
 } from '../catalog-state.js';
-import { bytesOf, table, writeTemp } from './fixtures.js';
+import { ingestLevel } from '../operations/commit-index-build.js';
+import { bytesOf, indexTable, indexUserKey, internalTable, writeTemp } from './fixtures.js';
 
 interface OutputPlan {
   readonly level: number;
@@ -53,7 +60,17 @@ export type Step =
     }
   | { readonly kind: 'move'; readonly fileNumber: number; readonly fromLevel: number }
   | { readonly kind: 'blob' }
-  | { readonly kind: 'index'; readonly name: string; readonly state: IndexState | 'absent' }
+  | {
+      readonly kind: 'index';
+      readonly name: string;
+      readonly state: Exclude<IndexState, 'ready'> | 'absent';
+    }
+  | {
+      readonly kind: 'index-build';
+      readonly name: string;
+      readonly id: number;
+      readonly outputs: readonly { low: number; high: number; seq: number }[];
+    }
   | { readonly kind: 'checkpoint' }
   | { readonly kind: 'pin' }
   | { readonly kind: 'unpin' }
@@ -68,7 +85,6 @@ export interface ScriptRun {
   readonly contents: Map<number, Uint8Array>;
 }
 
-const INDEX_CYCLE: readonly (IndexState | 'absent')[] = ['building', 'ready', 'dropping', 'absent'];
 const PINS_MAX = 2;
 
 /** The next step for `state`, drawn from `prng`. */
@@ -94,7 +110,7 @@ function candidate(
     return { kind: 'freeze', memtableId: context.mutableId, nextLocator: 2000 + context.stepIndex };
   if (roll < 40) {
     if (immutable === undefined) return undefined;
-    const low = prng.below(200);
+    const low = prng.below(4) === 0 ? 0 : prng.below(200);
     const seq = state.lastSequence + 1 + prng.below(5);
     return { kind: 'flush', memtableId: immutable.id, low, high: low + prng.below(50), seq };
   }
@@ -142,11 +158,47 @@ function moveStep(prng: Prng, state: CatalogState): Step | undefined {
   return { kind: 'move', fileNumber: file.fileNumber, fromLevel };
 }
 
-function indexStep(prng: Prng, state: CatalogState): Step {
+/** The next step in one index's life; a build that would find no level is not taken. */
+function indexStep(prng: Prng, state: CatalogState): Step | undefined {
   const name = `field-${prng.below(3)}`;
-  const current = state.indexes.find((index) => index.name === name)?.state ?? 'absent';
-  const next = INDEX_CYCLE[(INDEX_CYCLE.indexOf(current) + 1) % INDEX_CYCLE.length]!;
-  return { kind: 'index', name, state: next };
+  const index = state.indexes.find((candidate) => candidate.name === name);
+  switch (index?.state) {
+    case undefined:
+      return { kind: 'index', name, state: 'building' };
+    case 'building':
+      return prng.below(4) === 0
+        ? { kind: 'index', name, state: 'dropping' }
+        : buildStep(prng, state, { name, id: index.id });
+    case 'ready':
+      return { kind: 'index', name, state: 'dropping' };
+    case 'dropping':
+      return { kind: 'index', name, state: 'absent' };
+  }
+}
+
+function buildStep(
+  prng: Prng,
+  state: CatalogState,
+  index: { readonly name: string; readonly id: number },
+): Step | undefined {
+  const outputCount = prng.below(3);
+  const outputs = [];
+  let low = prng.below(100);
+  for (let position = 0; position < outputCount; position++) {
+    const high = low + prng.below(20);
+    outputs.push({ low, high, seq: 1 + prng.below(Math.max(1, state.lastSequence)) });
+    low = high + 1;
+  }
+  const first = outputs[0];
+  const last = outputs[outputs.length - 1];
+  if (first !== undefined && last !== undefined) {
+    const range = {
+      smallest: indexUserKey(index.id, first.low),
+      largest: indexUserKey(index.id, last.high),
+    };
+    if (ingestLevel(state, range) === null) return undefined;
+  }
+  return { kind: 'index-build', ...index, outputs };
 }
 
 function overlaps(left: FileMeta, right: FileMeta): boolean {
@@ -190,7 +242,8 @@ async function applyStep(
       const bytes = bytesOf(`flush ${stepIndex}`);
       const tempPath = await writeTemp(catalog, fs, bytes);
       const { low, high, seq } = step;
-      const properties = table({ low, high, seqMin: seq, seqMax: seq, sizeBytes: bytes.length });
+      const sizeBytes = bytes.length;
+      const properties = internalTable({ low, high, seqMin: seq, seqMax: seq, sizeBytes });
       const op = new CommitFlush(snapshot, {
         memtableId: step.memtableId,
         tempPath,
@@ -207,7 +260,7 @@ async function applyStep(
         outputs.push({
           tempPath,
           level: plan.level,
-          table: table({ ...plan, sizeBytes: bytes.length }),
+          table: internalTable({ ...plan, sizeBytes: bytes.length }),
         });
       }
       const result = await new CommitCompaction(snapshot, { inputs: step.inputs, outputs })
@@ -241,6 +294,28 @@ async function applyStep(
     case 'index':
       await new ChangeIndexState(snapshot, step).push().waitDone();
       return;
+    case 'index-build': {
+      const outputs = [];
+      for (const [position, plan] of step.outputs.entries()) {
+        const bytes = bytesOf(`index build ${stepIndex}.${position}`);
+        const tempPath = await writeTemp(catalog, fs, bytes);
+        const { low, high, seq } = plan;
+        const properties = indexTable({
+          id: step.id,
+          low,
+          high,
+          seqMin: seq,
+          sizeBytes: bytes.length,
+        });
+        outputs.push({ tempPath, table: properties });
+      }
+      const { name, id } = step;
+      const result = await new CommitIndexBuild(snapshot, { name, id, outputs }).push().waitDone();
+      for (const [position, file] of result.filesAdded.entries()) {
+        contents.set(file.fileNumber, bytesOf(`index build ${stepIndex}.${position}`));
+      }
+      return;
+    }
     case 'checkpoint':
       await new Checkpoint(snapshot).push().waitDone();
       return;
