@@ -11,16 +11,19 @@
  * flight; the directory must hold no leftovers and every referenced file with its bytes; and
  * the reopened catalog must take new operations and replay them.
  */
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { Prng } from '../ehash/testing/prng.js';
 import { isStrataError } from '../errors.js';
 import { compareInternalKeys } from '../sst/internal-key.js';
 import { Catalog, ChangeIndexState } from './catalog.js';
+import type { CatalogFs } from './catalog-fs.js';
 import type { CatalogState } from './catalog-state.js';
 import { blobFileName, tableFileName } from './file-names.js';
 import { nextStep, runStep, type ScriptRun, type Step } from './testing/crash-script.js';
 import { CrashingCatalogFs } from './testing/crashing-fs.js';
-import { describeState } from './testing/fixtures.js';
+import { describeState, loadDirectoryDump } from './testing/fixtures.js';
 import { MemoryCatalogFs } from './testing/memory-fs.js';
 
 const DIR = '/db';
@@ -181,4 +184,59 @@ describe.each(SEEDS)('seed %i', (seed) => {
     expect(outcomes.before).toBeGreaterThan(0);
     if (mode === 'kill') expect(outcomes.inFlight).toBeGreaterThan(0);
   });
+});
+
+/**
+ * The first write to a version-1 catalog starts a version-2 generation before it appends
+ * (catalog-executor.ts): a crash at any call of it leaves the old state or the new one.
+ */
+test.each(['kill', 'power'] as const)('upgrading a version-1 catalog (%s)', async (mode) => {
+  const dump = join(dirname(fileURLToPath(import.meta.url)), 'testdata/format/v1/no-indexes.dir');
+  const upgrade = async (fs: CatalogFs): Promise<void> => {
+    const catalog = await Catalog.open(DIR, { fs });
+    const snapshot = catalog.getSnapshot();
+    try {
+      await new ChangeIndexState(snapshot, { name: 'f', state: 'building' }).push().waitDone();
+    } finally {
+      snapshot.release();
+    }
+    await catalog.close();
+  };
+  const describeAfterOpen = async (fs: CatalogFs): Promise<string> => {
+    const catalog = await Catalog.open(DIR, { fs });
+    const snapshot = catalog.getSnapshot();
+    const description = describeState(snapshot.state);
+    snapshot.release();
+    await catalog.close();
+    return description;
+  };
+  const reference = await loadDirectoryDump(DIR, dump);
+  const before = await describeAfterOpen(reference);
+  const counting = new CrashingCatalogFs(reference);
+  await upgrade(counting);
+  const after = await describeAfterOpen(reference);
+  expect(after).not.toBe(before);
+  const outcomes = new Set<string>();
+  for (let crashAtCall = 1; crashAtCall <= counting.mutatingCallCount; crashAtCall++) {
+    const memory = await loadDirectoryDump(DIR, dump);
+    const fs = new CrashingCatalogFs(memory, { crashAtCall, tearSeed: crashAtCall });
+    const error = await upgrade(fs).then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    expect(isStrataError(error, 'ERR_CRASH_INJECTED'), String(error)).toBe(true);
+    if (mode === 'power') memory.powerLoss({ tornSeed: crashAtCall });
+    const observed = await describeAfterOpen(memory);
+    expect([before, after], `mode=${mode} crashAtCall=${crashAtCall}`).toContain(observed);
+    outcomes.add(observed === before ? 'before' : 'after');
+    // Whichever generation survived, the directory holds just it, and the next write works.
+    const names = [...memory.files(DIR).keys()].filter((name) => /^[A-Z]/.test(name)).sort();
+    expect(names).toHaveLength(3);
+    await upgrade(memory).catch((caught: unknown) => {
+      // The index exists already when the crashed write had committed.
+      if (!isStrataError(caught, 'ERR_CONFLICT')) throw caught;
+    });
+  }
+  expect(outcomes.has('before')).toBe(true);
+  if (mode === 'kill') expect(outcomes.has('after')).toBe(true);
 });
