@@ -32,6 +32,11 @@ export interface DbIteratorOptions {
   readonly reverse?: boolean;
   /** The most entries the iterable yields over the iterator's life. Default Infinity. */
   readonly limit?: number;
+  /**
+   * Keys starting with these bytes are never shown (the engine's own keyspace, such as
+   * secondary-index entries); the iterator jumps over the whole range in one seek.
+   */
+  readonly hiddenPrefix?: Uint8Array;
 }
 
 type Direction = 'forward' | 'reverse';
@@ -48,6 +53,9 @@ export class DbIterator implements Iterable<[Uint8Array, Uint8Array]> {
   private readonly upper: Bound | undefined;
   private readonly reverse: boolean;
   private readonly limit: number;
+  private readonly hiddenPrefix: Uint8Array | undefined;
+  /** The first key after every key with hiddenPrefix; undefined when there is none (all FF). */
+  private readonly hiddenEnd: Uint8Array | undefined;
   private direction: Direction = 'forward';
   private isValid = false;
   /** Reverse: the key and value shown. Forward: the key to skip past while stepping. */
@@ -71,6 +79,10 @@ export class DbIterator implements Iterable<[Uint8Array, Uint8Array]> {
     this.upper = boundOf(options.lt, options.lte);
     this.reverse = options.reverse === true;
     this.limit = limit;
+    const hidden = options.hiddenPrefix;
+    assert(hidden === undefined || hidden.length > 0, 'a hidden prefix is not empty');
+    this.hiddenPrefix = hidden;
+    this.hiddenEnd = hidden === undefined ? undefined : prefixEnd(hidden);
   }
 
   valid(): boolean {
@@ -230,14 +242,25 @@ export class DbIterator implements Iterable<[Uint8Array, Uint8Array]> {
    */
   private findNextUserEntry(skipKey: Uint8Array | undefined): void {
     let skip = skipKey;
-    for (; this.inner.valid(); this.inner.next()) {
+    while (this.inner.valid()) {
       const userKey = this.inner.userKey();
       if (this.aboveUpper(userKey)) break;
-      if (this.inner.seq() > this.snapshotSeq) continue;
-      if (skip !== undefined && compareUserKeys(userKey, skip) <= 0) continue;
+      if (this.isHidden(userKey)) {
+        if (this.hiddenEnd === undefined) break;
+        this.inner.seek(this.hiddenEnd);
+        continue;
+      }
+      if (
+        this.inner.seq() > this.snapshotSeq ||
+        (skip !== undefined && compareUserKeys(userKey, skip) <= 0)
+      ) {
+        this.inner.next();
+        continue;
+      }
       const kind = checkedKind(this.inner.kind());
       if (kind === KIND_DELETION) {
         skip = userKey; // older versions of a deleted key stay hidden
+        this.inner.next();
         continue;
       }
       this.isValid = true;
@@ -253,10 +276,19 @@ export class DbIterator implements Iterable<[Uint8Array, Uint8Array]> {
    */
   private findPrevUserEntry(): void {
     let kind: number = KIND_DELETION;
-    for (; this.inner.valid(); this.inner.prev()) {
+    while (this.inner.valid()) {
       const userKey = this.inner.userKey();
       if (this.belowLower(userKey)) break;
-      if (this.inner.seq() > this.snapshotSeq) continue;
+      if (this.isHidden(userKey)) {
+        // Everything below the hidden range is smaller than a key already collected.
+        if (kind !== KIND_DELETION) break;
+        this.seekInnerBefore(this.hiddenPrefix!, false);
+        continue;
+      }
+      if (this.inner.seq() > this.snapshotSeq) {
+        this.inner.prev();
+        continue;
+      }
       if (kind !== KIND_DELETION && compareUserKeys(userKey, this.savedKey) < 0) break;
       kind = checkedKind(this.inner.kind());
       if (kind !== KIND_DELETION) {
@@ -264,9 +296,19 @@ export class DbIterator implements Iterable<[Uint8Array, Uint8Array]> {
         this.savedValue = this.inner.value();
         this.savedKind = kind;
       }
+      this.inner.prev();
     }
     this.isValid = kind !== KIND_DELETION;
     if (!this.isValid) this.direction = 'forward';
+  }
+
+  private isHidden(userKey: Uint8Array): boolean {
+    const prefix = this.hiddenPrefix;
+    if (prefix === undefined || userKey.length < prefix.length) return false;
+    for (let index = 0; index < prefix.length; index++) {
+      if (userKey[index] !== prefix[index]) return false;
+    }
+    return true;
   }
 
   private aboveUpper(userKey: Uint8Array): boolean {
@@ -285,6 +327,18 @@ export class DbIterator implements Iterable<[Uint8Array, Uint8Array]> {
 function boundOf(exclusive: Uint8Array | undefined, inclusive: Uint8Array | undefined) {
   if (exclusive !== undefined) return { key: exclusive, inclusive: false };
   if (inclusive !== undefined) return { key: inclusive, inclusive: true };
+  return undefined;
+}
+
+/** The smallest key above every key that starts with `prefix`, or undefined if none is. */
+function prefixEnd(prefix: Uint8Array): Uint8Array | undefined {
+  for (let index = prefix.length - 1; index >= 0; index--) {
+    if (prefix[index]! < 0xff) {
+      const end = prefix.slice(0, index + 1);
+      end[index]! += 1;
+      return end;
+    }
+  }
   return undefined;
 }
 
