@@ -59,6 +59,20 @@ export interface GroupCommitOptions {
    * it throws rejects exactly the writers of that call, like a failed `applyBatch`.
    */
   readonly separate?: (records: PendingRecord[], sync: boolean) => void;
+  /**
+   * Derived writes (secondary-index entries): called once per `applyBatch` call, in the group's
+   * turn, before seqs are assigned; the returned expander (undefined: nothing to derive) sees
+   * each writer's ops in apply order and returns them with the ops derived from them appended.
+   * Nothing else is applied between its reads of the current state and the apply, so what it
+   * derives is consistent with the data; the derived ops commit in the writer's batch, under its
+   * commit mark. It must not throw for any user input.
+   */
+  readonly expand?: () => OpExpander | undefined;
+}
+
+/** See GroupCommitOptions.expand. Keeps its own view of the writes earlier in the same call. */
+export interface OpExpander {
+  add(ops: readonly EncodedOp[]): readonly EncodedOp[];
 }
 
 /** A record about to be applied; `blobCapacity` as in WriteOp (the `separate` hook's to honour). */
@@ -103,6 +117,7 @@ export class GroupCommitter {
   private readonly maxGroupBytes: number;
   private readonly syncHook: (() => void) | undefined;
   private readonly separateHook: GroupCommitOptions['separate'];
+  private readonly expandHook: GroupCommitOptions['expand'];
   /** Writers of the open group, in arrival order. Drained by every `closeGroup`. */
   private pending: PendingWrite[] = [];
   private closeScheduled = false;
@@ -132,6 +147,7 @@ export class GroupCommitter {
     this.maxGroupBytes = maxGroupBytes;
     this.syncHook = options.sync;
     this.separateHook = options.separate;
+    this.expandHook = options.expand;
   }
 
   /**
@@ -203,6 +219,7 @@ export class GroupCommitter {
     const records: PendingRecord[] = [];
     const results: WriteResult[] = [];
     let sync = false;
+    const expander = this.expandHook?.();
     for (const writer of slice) {
       const writerFirstSeq = firstSeq + records.length;
       let ops = writer.ops;
@@ -215,6 +232,7 @@ export class GroupCommitter {
           return [{ ok: false, error }];
         }
       }
+      if (expander !== undefined) ops = expander.add(ops);
       for (const op of ops) {
         records.push({ ...op, seq: firstSeq + records.length });
       }
