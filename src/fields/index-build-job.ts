@@ -63,6 +63,11 @@ export interface IndexBuildTask {
   readonly sortBufferBytes: number;
   /** A field value longer than this is not indexed (counted in valuesTooLong). */
   readonly maxIndexedValueBytes: number;
+  /**
+   * Only records with gte <= key < lt (either bound optional): a build split across workers
+   * gives each a slice of the primary keys; their outputs are then merged.
+   */
+  readonly keyRange?: { readonly gte?: Uint8Array; readonly lt?: Uint8Array };
   readonly options?: Omit<TableWriterOptions, 'sync'>;
 }
 
@@ -146,10 +151,14 @@ function scanRecords(
   const keyspaceEnd = indexKeyspaceEnd();
   /** The user key whose visible version was found; its older versions are passed over. */
   let decidedKey: Uint8Array | undefined;
+  const lower = task.keyRange?.gte;
+  const upper = task.keyRange?.lt;
   // Every pass moves forward by one entry or seeks past the index keyspace, at most once.
-  merged.seekFirst();
+  if (lower === undefined) merged.seekFirst();
+  else merged.seek(lower);
   while (merged.valid()) {
     const userKey = merged.userKey();
+    if (upper !== undefined && compareUserKeys(userKey, upper) >= 0) break;
     if (decidedKey !== undefined && compareUserKeys(userKey, decidedKey) === 0) {
       merged.next();
       continue;
