@@ -57,6 +57,11 @@ export interface StrataOptions {
    */
   readonly compactionThreads?: number;
   /**
+   * Index builds scan the data in this many slices at once, each a task on the compaction pool
+   * (which grows to this many workers), and merge the slices' entries. Default 1.
+   */
+  readonly indexBuildThreads?: number;
+  /**
    * Values of at least this many bytes are stored in blob files, the tree keeping a small
    * reference (key-value separation). Default 16 KiB; `Infinity` keeps every value inline.
    */
@@ -103,6 +108,7 @@ export interface ResolvedOptions {
   readonly levelSizeMultiplier: number;
   readonly targetFileSize: number;
   readonly compactionThreads: number;
+  readonly indexBuildThreads: number;
   readonly minBlobSize: number;
   readonly blobFileSize: number;
   readonly blobReserve: ReservePolicy;
@@ -151,6 +157,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     'levelSizeMultiplier',
     'targetFileSize',
     'compactionThreads',
+    'indexBuildThreads',
     'minBlobSize',
     'blobFileSize',
     'blobReserve',
@@ -197,6 +204,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     levelSizeMultiplier: integerOption(given, 'levelSizeMultiplier', 10, 2, 1000),
     targetFileSize: integerOption(given, 'targetFileSize', 64 * 2 ** 20, 1, 2 ** 40),
     compactionThreads: integerOption(given, 'compactionThreads', 1, 0, 64),
+    indexBuildThreads: integerOption(given, 'indexBuildThreads', 1, 1, 64),
     memtableSize: integerOption(given, 'memtableSize', MEMTABLE_SIZE_DEFAULT, 1, MEMTABLE_SIZE_MAX),
     maxKeyBytes: integerOption(given, 'maxKeyBytes', MAX_KEY_BYTES_DEFAULT, 1, 2 ** 30),
     maxValueBytes: integerOption(given, 'maxValueBytes', MAX_VALUE_BYTES_DEFAULT, 0, 2 ** 30),
@@ -314,6 +322,10 @@ function isIntegerIn(value: unknown, min: number, max: number): value is number 
 export function encodeKey(key: unknown, maxKeyBytes: number, what = 'key'): Uint8Array {
   const bytes = toBytes(key, what);
   if (bytes.length === 0) throw invalid(`${what} must not be empty`);
+  if (bytes.length >= 2 && bytes[0] === 0x00 && bytes[1] === 0x69) {
+    // src/fields/index-key.ts INDEX_KEYSPACE_PREFIX: secondary-index entries live there.
+    throw invalid(`${what} starts with the bytes 00 69, which are reserved for index entries`);
+  }
   if (bytes.length > maxKeyBytes) {
     throw new StrataError(
       'ERR_KEY_TOO_LARGE',

@@ -7,6 +7,7 @@
  * Thread model: main thread only, like the Strata that owns the views.
  */
 import { StrataError } from '../errors.js';
+import { INDEX_KEYSPACE_PREFIX } from '../fields/index-key.js';
 import { DbIterator, type DbIteratorOptions } from '../lsm/db-iterator.js';
 import { type InternalIterator, memtableSource, tableSource } from '../lsm/internal-iterator.js';
 import { findTable, levelSource } from '../lsm/level-source.js';
@@ -186,6 +187,16 @@ export function iteratorOn(
   blobs: BlobStore,
 ): StrataIterator {
   const dbOptions = iteratorOptions(options);
+  // Index entries share the keyspace; users never see them (their keys are refused, too).
+  const inner = new DbIterator(mergedSources(view), view.seq, {
+    ...dbOptions,
+    hiddenPrefix: INDEX_KEYSPACE_PREFIX,
+  });
+  return new StrataIterator(inner, release, (encodedRef) => blobs.read(encodedRef));
+}
+
+/** Every version in the view's memtables and tables, merged in internal-key order. */
+export function mergedSources(view: ReadView): MergingIterator {
   const sources: InternalIterator[] = [];
   for (const live of view.memtables) sources.push(memtableSource(live.memtable, view.seq));
   const levels = view.levels;
@@ -197,8 +208,7 @@ export function iteratorOn(
     const tables: readonly LiveTable[] = levels[level]!;
     if (tables.length > 0) sources.push(levelSource(tables));
   }
-  const inner = new DbIterator(new MergingIterator(sources), view.seq, dbOptions);
-  return new StrataIterator(inner, release, (encodedRef) => blobs.read(encodedRef));
+  return new MergingIterator(sources);
 }
 
 function iteratorOptions(options: unknown): DbIteratorOptions {

@@ -27,11 +27,19 @@ import {
 import { reviveWorkerError } from '../blob/worker-error.js';
 import { Catalog } from '../catalog/catalog.js';
 import type { CatalogFs } from '../catalog/catalog-fs.js';
-import { type FileMeta, LEVEL_COUNT } from '../catalog/catalog-state.js';
+import { type FileMeta, type IndexMeta, LEVEL_COUNT } from '../catalog/catalog-state.js';
 import { CommitFlush } from '../catalog/operations/commit-flush.js';
 import { CreateMemtable } from '../catalog/operations/create-memtable.js';
 import { FreezeMemtable } from '../catalog/operations/freeze-memtable.js';
 import { StrataError } from '../errors.js';
+import { decodeFields, encodeFields, type FieldValue } from '../fields/field-codec.js';
+import {
+  buildIndex,
+  type IndexBuildResult,
+  type IndexBuildTask,
+  indexBuildWorkerUrl,
+} from '../fields/index-build-job.js';
+import type { IndexKeyRange } from '../fields/index-key.js';
 import {
   type CompactionResult,
   type CompactionTask,
@@ -39,6 +47,7 @@ import {
   compactTables,
 } from '../lsm/compaction-job.js';
 import type { LevelShape } from '../lsm/compaction-picker.js';
+import { DbIterator } from '../lsm/db-iterator.js';
 import {
   type FlushResult,
   type FlushTask,
@@ -64,6 +73,15 @@ import { Appender } from './appender.js';
 import { BlobGc, type BlobGcHost, type BlobGcStats } from './blob-gc.js';
 import { BlobStore, type BlobStoreStats } from './blob-store.js';
 import { type CompactionStats, Compactor, type CompactorHost } from './compactor.js';
+import { IndexMaintenance } from './index-maintenance.js';
+import {
+  type IndexInfo,
+  IndexManager,
+  type IndexManagerHost,
+  type IndexManagerStats,
+  type IndexQueryOptions,
+  type IndexRangeQueryOptions,
+} from './index-manager.js';
 import type { StrataIterator } from './iterator.js';
 import {
   encodeBound,
@@ -79,12 +97,14 @@ import {
   iteratorOn,
   type LiveMemtable,
   lookupAt,
+  mergedSources,
   type ReadView,
   StrataSnapshot,
   storedKind,
 } from './read-view.js';
 import { TableSet } from './table-set.js';
 
+export type { IndexInfo, IndexQueryOptions, IndexRangeQueryOptions } from './index-manager.js';
 export { StrataIterator } from './iterator.js';
 export type { StrataOptions } from './options.js';
 export { type IteratorOptions, StrataSnapshot } from './read-view.js';
@@ -102,7 +122,19 @@ export interface LevelStats {
   readonly bytes: number;
 }
 
-export interface StrataStats extends CompactionStats, BlobStoreStats, BlobGcStats {
+/** How getFields returns values: bytes (default), or strings decoded as UTF-8. */
+export interface FieldReadOptions {
+  readonly strings?: boolean;
+}
+
+export interface StrataStats
+  extends CompactionStats,
+    BlobStoreStats,
+    BlobGcStats,
+    IndexManagerStats {
+  readonly indexEntriesWritten: number;
+  readonly indexEntriesDeleted: number;
+  readonly valuesTooLong: number;
   /** Live memtables: 1 mutable + the frozen ones not flushed yet. */
   readonly memtables: number;
   /** Frozen memtables waiting for (or in) their flush. */
@@ -171,6 +203,8 @@ export interface StrataTestHooks {
   readonly beforeCompactionTask?: () => void | Promise<void>;
   /** Awaited before each blob GC copy task starts. */
   readonly beforeBlobGcTask?: () => void | Promise<void>;
+  /** Awaited before each index build task starts. */
+  readonly beforeIndexBuildTask?: () => void | Promise<void>;
   /** Passed to Catalog.open (default 1000), so short tests reach checkpoints. */
   readonly checkpointEveryEdits?: number;
   /** The boot tag memtables are opened with (src/memtable/boot-tag.ts): a new one models a power loss. */
@@ -213,6 +247,8 @@ export class Strata {
   readonly #appender: Appender;
   readonly #blobGc: BlobGc;
   #blobGcScheduled = false;
+  readonly #maintenance: IndexMaintenance;
+  #indexes!: IndexManager;
   /** Seqs of the read views iterators hold, with how many hold each. */
   readonly #viewSeqs = new Map<Seq, number>();
   #readerWaiters: ReaderWaiter[] = [];
@@ -300,9 +336,15 @@ export class Strata {
       },
     };
     this.#blobs = parts.blobs;
+    this.#maintenance = new IndexMaintenance({
+      readStored: (key) => this.#readStored(key),
+      readBlob: (encodedRef) => this.#blobs.read(encodedRef),
+      maxIndexedValueBytes: this.#options.maxKeyBytes,
+    });
     this.#committer = new GroupCommitter(target, {
       // Power-loss durability needs the blob bytes durable before the reference that names them.
       separate: (records, sync) => this.#blobs.separate(records, sync || this.#options.sync),
+      expand: () => this.#maintenance.expander(),
     });
     this.#blobGc = new BlobGc(this.#blobGcHost());
     this.#appender = new Appender({
@@ -413,6 +455,7 @@ export class Strata {
         blobs,
       });
       readStoredOf = (key) => db.#readStored(key);
+      db.#indexes = new IndexManager(db.#indexManagerHost(), catalogIndexes(catalog));
       // A blob GC round a crash interrupted is settled before anything else runs.
       await db.#blobGc.recover();
       db.#compactor.schedule();
@@ -539,6 +582,134 @@ export class Strata {
   async collectBlobGarbage(): Promise<number> {
     this.#checkOpen();
     return this.#blobGc.collect();
+  }
+
+  /**
+   * Stores `fields` (names to strings or bytes) as one field record under `key`
+   * (src/fields/FORMAT.md); indexes on those fields are updated in the same atomic batch.
+   */
+  putFields(key: Uint8Array | string, fields: Readonly<Record<string, FieldValue>>): Promise<void> {
+    return this.#write(() => {
+      if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) {
+        throw invalid('fields must be an object of names to strings or Uint8Arrays');
+      }
+      return [
+        {
+          type: 'put',
+          key: encodeKey(key, this.#options.maxKeyBytes),
+          value: encodeValue(encodeFields(fields), this.#options.maxValueBytes, 'field record'),
+        },
+      ];
+    });
+  }
+
+  /**
+   * The fields stored under `key` (values as bytes, or as strings with `{ strings: true }`), or
+   * undefined when the key is absent. ERR_CORRUPT when the value is not a field record (raw bytes
+   * written with put, or damaged).
+   */
+  getFields(
+    key: Uint8Array | string,
+    options: FieldReadOptions = {},
+  ): Record<string, Uint8Array | string> | undefined {
+    const value = this.get(key);
+    return value === undefined ? undefined : fieldsOf(value, options);
+  }
+
+  /** getFields at a snapshot of this database. */
+  getFieldsAt(
+    snapshot: StrataSnapshot,
+    key: Uint8Array | string,
+    options: FieldReadOptions = {},
+  ): Record<string, Uint8Array | string> | undefined {
+    this.#checkSnapshot(snapshot, 'getFieldsAt');
+    const value = snapshot.get(key);
+    return value === undefined ? undefined : fieldsOf(value, options);
+  }
+
+  /**
+   * Creates a secondary index on `field` and builds it over the existing records on the worker
+   * pool, while writes go on (the write path indexes them). Resolves once it is ready.
+   * ERR_INDEX_EXISTS when the field already has an index. Index tasks run one at a time, in call
+   * order.
+   */
+  createIndex(field: string): Promise<void> {
+    try {
+      this.#checkOpen();
+      return this.#indexes.create(field);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Drops the index on `field`: resolves once the drop is durable (queries fail with
+   * ERR_INDEX_NOT_FOUND from then on); its entries are deleted in the background.
+   */
+  dropIndex(field: string): Promise<void> {
+    try {
+      this.#checkOpen();
+      return this.#indexes.drop(field);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** The indexes, by field name, with their state (building or ready). */
+  listIndexes(): IndexInfo[] {
+    this.#checkOpen();
+    return this.#indexes.list();
+  }
+
+  /**
+   * The primary keys of the records whose `field` equals `value` (bytes, or a string as UTF-8),
+   * in key order. On an index still being built it waits (or fails with ERR_INDEX_BUILDING when
+   * `whenBuilding: 'fail'`); ERR_INDEX_NOT_FOUND when the field has no index.
+   */
+  async queryByIndex(
+    field: string,
+    value: Uint8Array | string,
+    options: IndexQueryOptions = {},
+  ): Promise<Uint8Array[]> {
+    this.#checkOpen();
+    const bytes = encodeBound(value, 'index value');
+    if (bytes === undefined) throw invalid('index value must be a Uint8Array or a string');
+    const checked = this.#queryOptions(options, 'queryByIndex');
+    return this.#indexes.query(field, bytes, checked);
+  }
+
+  /**
+   * The primary keys of the records whose `field` lies within `gt`/`gte`/`lt`/`lte` (bytewise),
+   * in (field value, key) order, or the reverse.
+   */
+  async queryRangeByIndex(
+    field: string,
+    options: IndexRangeQueryOptions = {},
+  ): Promise<Uint8Array[]> {
+    this.#checkOpen();
+    const checked = this.#queryOptions(options, 'queryRangeByIndex');
+    const bounds: { gt?: Uint8Array; gte?: Uint8Array; lt?: Uint8Array; lte?: Uint8Array } = {};
+    for (const name of ['gt', 'gte', 'lt', 'lte'] as const) {
+      const bound = encodeBound(checked[name], name);
+      if (bound !== undefined) bounds[name] = bound;
+    }
+    return this.#indexes.queryRange(field, bounds, checked);
+  }
+
+  #queryOptions<T extends IndexQueryOptions>(options: T, what: string): T {
+    if (typeof options !== 'object' || options === null) {
+      throw invalid(`${what}: options must be an object`);
+    }
+    if (options.snapshot !== undefined) this.#checkSnapshot(options.snapshot, what);
+    return options;
+  }
+
+  #checkSnapshot(snapshot: unknown, what: string): asserts snapshot is StrataSnapshot {
+    if (snapshot instanceof StrataSnapshot && this.#snapshots.has(snapshot)) return;
+    if (snapshot instanceof StrataSnapshot && snapshot.released) {
+      throw new StrataError('ERR_CLOSED', `${what}: the snapshot was released`);
+    }
+    throw invalid(`${what}: the snapshot must be a snapshot of this database`);
   }
 
   /** A synchronous iterable of [key, value] in key order at the current seq. */
@@ -689,6 +860,8 @@ export class Strata {
       writeGroups: committer.groups,
       ...this.#blobs.stats(),
       ...this.#blobGc.stats(),
+      ...this.#indexes.stats(),
+      ...this.#maintenance.stats(),
     };
   }
 
@@ -711,6 +884,8 @@ export class Strata {
       await (this.#freezing ?? this.#flushing);
     }
     await this.#compactor.whenIdle();
+    // A running index build finishes its worker task, then fails with ERR_CLOSED.
+    await this.#indexes.whenIdle();
     // A blob GC round waiting for old readers gives up (the next open settles it).
     for (const waiter of this.#readerWaiters.splice(0)) {
       waiter.reject(new StrataError('ERR_CLOSED', `database ${this.dir} is closed`));
@@ -1198,7 +1373,7 @@ export class Strata {
     this.#compactionPool ??= new Piscina({
       filename: compactionWorkerUrl(),
       minThreads: 1,
-      maxThreads: this.#options.compactionThreads,
+      maxThreads: this.#poolThreads(),
     });
     try {
       return (await this.#compactionPool.run(task, {
@@ -1218,9 +1393,86 @@ export class Strata {
     this.#compactionPool ??= new Piscina({
       filename: compactionWorkerUrl(),
       minThreads: 1,
-      maxThreads: threads,
+      maxThreads: this.#poolThreads(),
     });
     return (await this.#compactionPool.run(task)) as CompactionResult;
+  }
+
+  #indexManagerHost(): IndexManagerHost {
+    const db = this;
+    return {
+      catalog: this.#catalog,
+      maintenance: this.#maintenance,
+      maxIndexedValueBytes: this.#options.maxKeyBytes,
+      targetFileBytes: this.#options.targetFileSize,
+      get closed(): boolean {
+        return db.#closed;
+      },
+      snapshot: () => this.snapshot(),
+      flush: () => this.flush(),
+      indexBuildThreads: this.#options.indexBuildThreads,
+      runBuild: (task) => this.#runIndexBuildTask(task),
+      runMerge: (task) => this.#runCompactionTask(task),
+      scan: (range, options, visit) => this.#scanIndexKeys(range, options, visit),
+      write: (ops) => this.#write(() => ops),
+      tablesChanged: () => {
+        this.#tables.sync(this.#catalogLevels());
+        this.#compactor.schedule();
+      },
+    };
+  }
+
+  /** Visits index entry keys in [range.gte, range.lt) at the snapshot (or now), in order. */
+  #scanIndexKeys(
+    range: IndexKeyRange,
+    options: { readonly snapshot?: StrataSnapshot; readonly reverse?: boolean },
+    visit: (key: Uint8Array) => boolean,
+  ): void {
+    this.#checkOpen();
+    const current = this.#view();
+    const view = this.#acquire(
+      options.snapshot === undefined ? current : { ...current, seq: options.snapshot.seq },
+    );
+    try {
+      const reverse = options.reverse === true;
+      const inner = new DbIterator(mergedSources(view), view.seq, {
+        gte: range.gte,
+        lt: range.lt,
+        reverse,
+      });
+      if (reverse) inner.seekLast();
+      else inner.seekFirst();
+      while (inner.valid()) {
+        if (!visit(inner.key())) return;
+        if (reverse) inner.prev();
+        else inner.next();
+      }
+    } finally {
+      this.#releaseView(view);
+    }
+  }
+
+  /** On the compaction pool when `compactionThreads` > 0, else on this thread. */
+  async #runIndexBuildTask(task: IndexBuildTask): Promise<IndexBuildResult> {
+    await this.#hooks.beforeIndexBuildTask?.();
+    if (this.#options.compactionThreads === 0) return buildIndex(task);
+    this.#compactionPool ??= new Piscina({
+      filename: compactionWorkerUrl(),
+      minThreads: 1,
+      maxThreads: this.#poolThreads(),
+    });
+    try {
+      return (await this.#compactionPool.run(task, {
+        filename: indexBuildWorkerUrl(),
+      })) as IndexBuildResult;
+    } catch (error) {
+      throw reviveWorkerError(error);
+    }
+  }
+
+  /** The compaction pool also runs blob GC and index builds (each task names its worker file). */
+  #poolThreads(): number {
+    return Math.max(this.#options.compactionThreads, this.#options.indexBuildThreads);
   }
 
   #checkOpen(): void {
@@ -1295,3 +1547,34 @@ function levelShapeOf(options: ResolvedOptions): LevelShape {
     levelCount: LEVEL_COUNT,
   };
 }
+
+function catalogIndexes(catalog: Catalog): readonly IndexMeta[] {
+  const snapshot = catalog.getSnapshot();
+  try {
+    return snapshot.state.indexes;
+  } finally {
+    snapshot.release();
+  }
+}
+
+function fieldsOf(
+  value: Uint8Array,
+  options: FieldReadOptions,
+): Record<string, Uint8Array | string> {
+  if (typeof options !== 'object' || options === null) throw invalid('options must be an object');
+  const strings = options.strings ?? false;
+  if (typeof strings !== 'boolean') throw invalid('options.strings must be a boolean');
+  const fields: Record<string, Uint8Array | string> = {};
+  for (const field of decodeFields(value, 'the value')) {
+    // defineProperty: a field may be named __proto__.
+    Object.defineProperty(fields, field.name, {
+      value: strings ? utf8Decoder.decode(field.value) : field.value.slice(),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return fields;
+}
+
+const utf8Decoder = new TextDecoder();
