@@ -399,11 +399,11 @@ describe('secondary indexes', () => {
       const db = await Strata.open(
         `${temp.path}/race-${config.threads}`,
         {
-        ...CHURN,
-        flushThreads: config.threads,
-        compactionThreads: config.threads,
-        indexBuildThreads: 2,
-      },
+          ...CHURN,
+          flushThreads: config.threads,
+          compactionThreads: config.threads,
+          indexBuildThreads: 2,
+        },
         { beforeIndexBuildTask: () => sleep(5) },
       );
       try {

@@ -21,11 +21,18 @@ export class StrataIterator implements Iterable<[Uint8Array, Uint8Array]> {
   readonly #inner: DbIterator;
   readonly #resolveBlob: ResolveBlob;
   #release: (() => void) | undefined;
+  readonly #check: (() => void) | undefined;
   #copies: AggregationBuffer | undefined;
 
   /** Internal: use `db.iterator()` or `snapshot.iterator()`. */
-  constructor(inner: DbIterator, release: () => void, resolveBlob: ResolveBlob) {
+  constructor(
+    inner: DbIterator,
+    release: () => void,
+    resolveBlob: ResolveBlob,
+    check?: () => void,
+  ) {
     this.#inner = inner;
+    this.#check = check;
     this.#release = release;
     this.#resolveBlob = resolveBlob;
   }
@@ -106,6 +113,8 @@ export class StrataIterator implements Iterable<[Uint8Array, Uint8Array]> {
 
   #open(): DbIterator {
     if (this.#release === undefined) throw new StrataError('ERR_CLOSED', 'iterator is closed');
+    // An attached thread's iterator stops when its coordinator closes (the memory goes).
+    this.#check?.();
     return this.#inner;
   }
 }

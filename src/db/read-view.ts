@@ -50,6 +50,8 @@ export interface LiveMemtable {
   retired: boolean;
   unpinned: boolean;
   dropped: boolean;
+  /** The first view version posted to attached threads without it (handle-server.ts). */
+  leftAtVersion?: number;
 }
 
 export interface ReadView {
@@ -116,9 +118,12 @@ export class StrataSnapshot {
   }
 }
 
+/** What reads need of the blob store: resolving a reference (attached threads have their own). */
+export type BlobReader = Pick<BlobStore, 'read'>;
+
 export interface SnapshotOwner {
   readonly maxKeyBytes: number;
-  readonly blobs: BlobStore;
+  readonly blobs: BlobReader;
   /** The database's current memtables and tables. Throws ERR_CLOSED after close. */
   view(): ReadView;
   acquire(view: ReadView): ReadView;
@@ -131,7 +136,7 @@ export interface SnapshotOwner {
  * the one table whose key range holds the key; a tombstone ends the search. A table's bloom
  * filter answers most misses without reading a block.
  */
-export function lookup(view: ReadView, key: Uint8Array, blobs: BlobStore): Uint8Array | undefined {
+export function lookup(view: ReadView, key: Uint8Array, blobs: BlobReader): Uint8Array | undefined {
   const stored = lookupAt(view.memtables, view.levels, view.seq, key);
   return stored !== undefined && storedKind === KIND_BLOB_REFERENCE ? blobs.read(stored) : stored;
 }
@@ -184,7 +189,8 @@ export function iteratorOn(
   view: ReadView,
   options: unknown,
   release: () => void,
-  blobs: BlobStore,
+  blobs: BlobReader,
+  check?: () => void,
 ): StrataIterator {
   const dbOptions = iteratorOptions(options);
   // Index entries share the keyspace; users never see them (their keys are refused, too).
@@ -192,7 +198,7 @@ export function iteratorOn(
     ...dbOptions,
     hiddenPrefix: INDEX_KEYSPACE_PREFIX,
   });
-  return new StrataIterator(inner, release, (encodedRef) => blobs.read(encodedRef));
+  return new StrataIterator(inner, release, (encodedRef) => blobs.read(encodedRef), check);
 }
 
 /** Every version in the view's memtables and tables, merged in internal-key order. */

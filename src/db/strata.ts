@@ -70,9 +70,13 @@ import {
 } from '../write/group-commit.js';
 import type { WriteOp } from '../write/write-op.js';
 import { Appender } from './appender.js';
+import { AttachedStrata } from './attached.js';
 import { BlobGc, type BlobGcHost, type BlobGcStats } from './blob-gc.js';
 import { BlobStore, type BlobStoreStats } from './blob-store.js';
 import { type CompactionStats, Compactor, type CompactorHost } from './compactor.js';
+import { coordinatorApi } from './coordinator-api.js';
+import type { StrataHandle } from './handle-layout.js';
+import { HandleServer } from './handle-server.js';
 import { IndexMaintenance } from './index-maintenance.js';
 import {
   type IndexInfo,
@@ -132,6 +136,8 @@ export interface StrataStats
     BlobStoreStats,
     BlobGcStats,
     IndexManagerStats {
+  /** Threads attached through handle() right now. */
+  readonly attachedThreads: number;
   readonly indexEntriesWritten: number;
   readonly indexEntriesDeleted: number;
   readonly valuesTooLong: number;
@@ -248,6 +254,8 @@ export class Strata {
   readonly #blobGc: BlobGc;
   #blobGcScheduled = false;
   readonly #maintenance: IndexMaintenance;
+  /** Created by the first handle(): the threads attached to this store. */
+  #handles: HandleServer | undefined;
   #indexes!: IndexManager;
   /** Seqs of the read views iterators hold, with how many hold each. */
   readonly #viewSeqs = new Map<Seq, number>();
@@ -628,6 +636,43 @@ export class Strata {
   }
 
   /**
+   * A handle another thread attaches with `await Strata.attach(handle)`: post it with its
+   * transfer list, e.g. `new Worker(file, { workerData: handle, transferList: [...handle.transferList] })`.
+   * Each handle is for one thread; at most 64 are attached at once (ERR_BUSY).
+   */
+  handle(): StrataHandle {
+    this.#checkOpen();
+    this.#handles ??= new HandleServer({
+      dir: this.dir,
+      catalog: this.#catalog,
+      maxKeyBytes: this.#options.maxKeyBytes,
+      maxValueBytes: this.#options.maxValueBytes,
+      view: () => ({
+        memtables: this.#memtablesNewestFirst().map((live) => ({
+          id: live.id,
+          handle: live.memtable.handle(),
+        })),
+        levels: this.#catalogLevels(),
+        seqFloor: this.#seqFloor,
+      }),
+      api: coordinatorApi(this),
+      slotsMoved: () => {
+        for (const live of [...this.#retired]) this.#dropIfUnused(live);
+      },
+    });
+    return this.#handles.createHandle();
+  }
+
+  /**
+   * In a worker thread: the store of `handle` (from `db.handle()` on its coordinator). Reads,
+   * scans and snapshots run on shared memory in this thread; writes and metadata changes go to
+   * the coordinator. Once the coordinator closes, every call fails with ERR_CLOSED.
+   */
+  static async attach(handle: StrataHandle): Promise<AttachedStrata> {
+    return AttachedStrata.attach(handle);
+  }
+
+  /**
    * Creates a secondary index on `field` and builds it over the existing records on the worker
    * pool, while writes go on (the write path indexes them). Resolves once it is ready.
    * ERR_INDEX_EXISTS when the field already has an index. Index tasks run one at a time, in call
@@ -856,6 +901,7 @@ export class Strata {
         misses: cacheStats.missCount,
       },
       lastSeq: this.#lastSeq(),
+      attachedThreads: this.#handles?.attachedCount ?? 0,
       writes: committer.writes,
       writeGroups: committer.groups,
       ...this.#blobs.stats(),
@@ -877,9 +923,12 @@ export class Strata {
 
   async #close(): Promise<void> {
     this.#closed = true;
+    // Attached threads' calls fail with ERR_CLOSED from now on; their reads in progress end.
+    await this.#handles?.markClosed();
     // Stalled writes were accepted before close: they go in now, past the memtable size.
     this.#releaseStalled();
     await Promise.allSettled([...this.#inFlight]);
+    this.#handles?.close();
     while (this.#freezing !== undefined || this.#flushing !== undefined) {
       await (this.#freezing ?? this.#flushing);
     }
@@ -1066,6 +1115,7 @@ export class Strata {
   #dropIfUnused(live: LiveMemtable): void {
     // After close every memtable is closed; the next open reclaims a retired one's pages.
     if (this.#closed || !live.retired || !live.unpinned || live.refs > 0 || live.dropped) return;
+    if (this.#handles !== undefined && !this.#handles.pastVersion(live.leftAtVersion ?? 0)) return;
     live.dropped = true;
     this.#retired.delete(live);
     try {
@@ -1258,6 +1308,7 @@ export class Strata {
       Memtable.open(this.#image, headerPage, memtableOpenOptions(this.#hooks)),
     );
     this.#immutables = [...this.#immutables, frozen];
+    this.#handles?.publish();
   }
 
   async #flushOne(live: LiveMemtable): Promise<void> {
@@ -1281,6 +1332,11 @@ export class Strata {
     this.#tables.sync(this.#catalogLevels());
     this.#flushBytesWritten += result.file.sizeBytes;
     this.#immutables = this.#immutables.filter((candidate) => candidate !== live);
+    // Attached threads reading a view that still has it keep its pages until they move on.
+    if (this.#handles !== undefined) {
+      live.leftAtVersion = this.#handles.version + 1;
+      this.#handles.publish();
+    }
     this.#seqFloor = Math.max(this.#seqFloor, result.file.seqMax);
     this.#flushes++;
     this.#compactor.schedule();
@@ -1317,10 +1373,16 @@ export class Strata {
       catalog: this.#catalog,
       levels: () => this.#catalogLevels(),
       snapshotSeqs: () =>
-        [...new Set([...this.#snapshots].map((snap) => snap.seq))].sort((a, b) => a - b),
+        [
+          ...new Set([
+            ...[...this.#snapshots].map((snap) => snap.seq),
+            ...(this.#handles?.snapshotSeqs() ?? []),
+          ]),
+        ].sort((a, b) => a - b),
       runTask: (task) => this.#runCompactionTask(task),
       committed: () => {
         this.#tables.sync(this.#catalogLevels());
+        this.#handles?.publish();
         // Level 0 may have shrunk below the stop or slowdown trigger.
         this.#scheduleBackgroundWork();
         // The compaction may have turned blob bytes into garbage.
@@ -1417,6 +1479,7 @@ export class Strata {
       write: (ops) => this.#write(() => ops),
       tablesChanged: () => {
         this.#tables.sync(this.#catalogLevels());
+        this.#handles?.publish();
         this.#compactor.schedule();
       },
     };
