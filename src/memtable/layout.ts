@@ -97,7 +97,9 @@ export const RT_CURRENT_RUN = 4;
 export const RT_RANDOM = 5;
 /** 1 after drop(); 2 after a failed batch could not be rolled back (reopen to recover). */
 export const RT_STATE = 6;
-export const RUNTIME_WORDS = 7;
+/** 1 once frozen: no writer may add a batch (read under the write mutex by attached writers). */
+export const RT_SEALED = 7;
+export const RUNTIME_WORDS = 8;
 export const STATE_OPEN = 0;
 export const STATE_DROPPED = 1;
 export const STATE_BROKEN = 2;

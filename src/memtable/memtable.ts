@@ -31,6 +31,7 @@ import {
   R_VALUE_LENGTH,
   RT_ARENA_BYTES,
   RT_ENTRY_COUNT,
+  RT_SEALED,
   RT_STATE,
   RT_WRITE_MUTEX,
   RUNTIME_WORDS,
@@ -175,6 +176,24 @@ export class Memtable {
   lockAsync(): Promise<void> {
     this.checkWritable();
     return mutexLockAsync(this.core.runtime, RT_WRITE_MUTEX);
+  }
+
+  /**
+   * Marks the memtable frozen: writers that check `sealedLocked()` under the write mutex stop
+   * adding batches. Takes the mutex, so a batch in progress finishes first.
+   */
+  seal(): void {
+    this.lock();
+    try {
+      Atomics.store(this.core.runtime, RT_SEALED, 1);
+    } finally {
+      this.unlock();
+    }
+  }
+
+  /** Requires: the calling thread holds the write mutex. */
+  sealedLocked(): boolean {
+    return Atomics.load(this.core.runtime, RT_SEALED) === 1;
   }
 
   /** Requires: the calling thread holds the write mutex. */
