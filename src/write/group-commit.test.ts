@@ -356,3 +356,64 @@ describe('model', () => {
 function nextTick(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
+
+describe('a target shared with other writers (lockForApply)', () => {
+  test('numbering and applying happen under the lock; another writer between calls is numbered after', async () => {
+    const events: string[] = [];
+    let held = false;
+    const target = {
+      lockForApply(): void {
+        memtable.lock();
+        held = true;
+        events.push('lock');
+      },
+      unlockAfterApply(): void {
+        held = false;
+        memtable.unlock();
+        events.push('unlock');
+      },
+      applyBatch(records: readonly MemtableRecord[]): void {
+        expect(held).toBe(true);
+        events.push(`apply ${records[0]!.seq}`);
+        memtable.applyBatchLocked(records);
+      },
+      get visibleSeq(): number {
+        return memtable.visibleSeq;
+      },
+    };
+    const committer = new GroupCommitter(target);
+    await committer.write([{ type: 'put', key: 'a', value: '1' }]);
+    // Another thread's batch lands between two groups, under the same mutex.
+    memtable.applyBatch([{ seq: 2, kind: KIND_VALUE, userKey: bytes('x'), value: bytes('other') }]);
+    const result = await committer.write([{ type: 'put', key: 'b', value: '2' }]);
+    expect(result.firstSeq).toBe(3);
+    expect(events).toEqual(['lock', 'apply 1', 'unlock', 'lock', 'apply 3', 'unlock']);
+    expect(text(memtable.get(bytes('x'), 3)?.value)).toBe('other');
+  });
+
+  test('a lock that fails with a StrataError rejects that call’s writers; the lock is released after a failed apply', async () => {
+    let lockFails = true;
+    let unlocks = 0;
+    const target = {
+      lockForApply(): void {
+        if (lockFails) throw new StrataError('ERR_BUSY', 'injected busy mutex');
+      },
+      unlockAfterApply(): void {
+        unlocks++;
+      },
+      applyBatch(): void {
+        throw new StrataError('ERR_IO', 'injected apply failure');
+      },
+      visibleSeq: 0,
+    };
+    const committer = new GroupCommitter(target);
+    const busy = committer.write([{ type: 'put', key: 'a', value: '1' }]);
+    await expect(busy).rejects.toMatchObject({ code: 'ERR_BUSY' });
+    expect(unlocks).toBe(0);
+    lockFails = false;
+    await expect(committer.write([{ type: 'put', key: 'a', value: '1' }])).rejects.toMatchObject({
+      code: 'ERR_IO',
+    });
+    expect(unlocks).toBe(1);
+  });
+});

@@ -42,6 +42,13 @@ export interface GroupCommitTarget {
   applyBatch(records: readonly MemtableRecord[]): void;
   /** The seq of the last applied batch; the committer numbers the next batch after it. */
   readonly visibleSeq: Seq;
+  /**
+   * Held around numbering and applying each call, when other threads may also write to the
+   * target (attached threads writing the memtable directly): their batches then sit wholly
+   * before or after, and `visibleSeq` cannot move in between.
+   */
+  lockForApply?(): void;
+  unlockAfterApply?(): void;
 }
 
 export interface GroupCommitOptions {
@@ -215,6 +222,20 @@ export class GroupCommitter {
 
   /** Applies callers `slice` in one `applyBatch`; StrataErrors become their outcomes. */
   private applySlice(slice: readonly PendingWrite[]): Outcome[] {
+    try {
+      this.target.lockForApply?.();
+    } catch (error) {
+      if (!(error instanceof StrataError)) throw error;
+      return slice.map((): Outcome => ({ ok: false, error }));
+    }
+    try {
+      return this.applySliceLocked(slice);
+    } finally {
+      this.target.unlockAfterApply?.();
+    }
+  }
+
+  private applySliceLocked(slice: readonly PendingWrite[]): Outcome[] {
     const firstSeq = this.target.visibleSeq + 1;
     const records: PendingRecord[] = [];
     const results: WriteResult[] = [];
