@@ -92,6 +92,9 @@ describe('attached handles', () => {
         expect(result['failed']).toBeUndefined();
         expect(result['mismatches']).toEqual([]);
         expect(result['scanned']).toBe(1500);
+        // Most writes went straight into the shared memtable; the rest (full or frozen
+        // memtable) through the coordinator.
+        expect(result['direct']).toBeGreaterThan(750);
       }
       await Promise.all(writers.map((running) => running.exited));
       expect(db.get('a01499')).toEqual(new TextEncoder().encode('value-a01499'));
@@ -136,6 +139,28 @@ describe('attached handles', () => {
       }
       expect(db.stats().retiredMemtables).toBe(0);
       expect(text(db.get('k0999'))).toBe('new999'.padEnd(100, '.'));
+    } finally {
+      await db.close();
+    }
+  }, 60_000);
+
+  test("with an index, a worker's writes go through the coordinator and are indexed", async () => {
+    const db = await Strata.open(`${temp.path}/fields`, CHURN);
+    try {
+      await db.putFields('main', { f: 'v1' });
+      await db.createIndex('f');
+      const running = start(db, { kind: 'fields', prefix: 'w', count: 300 });
+      const result = await running.next();
+      expect(result['failed']).toBeUndefined();
+      expect(result['direct']).toBe(0);
+      expect(result['found']).toBe(101);
+      expect((await db.queryByIndex('f', 'v2')).length).toBe(100);
+      await running.exited;
+      // Without indexes the thread writes directly again.
+      await db.dropIndex('f');
+      const again = start(db, { kind: 'writer', prefix: 'z', count: 200, mainKeys: [] });
+      expect((await again.next())['direct']).toBeGreaterThan(100);
+      await again.exited;
     } finally {
       await db.close();
     }

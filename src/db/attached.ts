@@ -25,11 +25,12 @@ import { StrataError } from '../errors.js';
 import { decodeFields, encodeFields, type FieldValue } from '../fields/field-codec.js';
 import { Memtable } from '../memtable/memtable.js';
 import { defaultBlockCache } from '../sst/block-cache.js';
-import { KIND_BLOB_REFERENCE, type Seq } from '../sst/internal-key.js';
+import { KIND_BLOB_REFERENCE, KIND_DELETION, KIND_VALUE, type Seq } from '../sst/internal-key.js';
 import { Comlink, portEndpoint } from './comlink.js';
 import type { CoordinatorApi } from './coordinator-api.js';
 import {
   CONTROL_CLOSED,
+  CONTROL_DIRECT_WRITES,
   CONTROL_VERSION,
   SLOT_BASE,
   SLOT_IDLE,
@@ -54,6 +55,12 @@ import { TableSet } from './table-set.js';
 
 /** Bounds the wait for a view message the coordinator posted just before raising the version. */
 const VIEW_WAIT_SPINS = 10_000;
+
+type DirectOp =
+  | { readonly type: 'put'; readonly key: Uint8Array; readonly value: Uint8Array }
+  | { readonly type: 'del'; readonly key: Uint8Array };
+
+const EMPTY = new Uint8Array(0);
 
 interface AttachedMemtable extends LiveMemtable {
   /** Views (the current one, open iterators and snapshots' reads) that include it. */
@@ -85,6 +92,8 @@ export class AttachedStrata {
   readonly #blobReaders = new Map<number, BlobFileReader>();
   readonly #snapshots = new Map<StrataSnapshot, number>();
   #closed = false;
+  /** Writes this thread applied to the memtable itself (stats). */
+  #directWrites = 0;
   /** Requests awaiting a reply: the rpc port keeps the thread alive only while there are some. */
   #inFlight = 0;
 
@@ -121,6 +130,11 @@ export class AttachedStrata {
     store.#checkOpen();
     store.#leave(store.#enter());
     return store;
+  }
+
+  /** Writes this thread applied to the shared memtable itself, without the coordinator. */
+  get directWrites(): number {
+    return this.#directWrites;
   }
 
   get closed(): boolean {
@@ -205,21 +219,23 @@ export class AttachedStrata {
     return snapshot;
   }
 
+  /**
+   * Resolves once committed. Small values go straight into the shared mutable memtable from this
+   * thread (its write mutex orders them with the coordinator's group commits); large values,
+   * stores with indexes or `sync: true`, and a full or frozen memtable go to the coordinator.
+   */
   put(key: Uint8Array | string, value: Uint8Array | string): Promise<void> {
-    return this.#request(() => {
-      const op = {
+    return this.#write(() => [
+      {
         type: 'put' as const,
         key: encodeKey(key, this.#handle.maxKeyBytes),
         value: encodeValue(value, this.#handle.maxValueBytes),
-      };
-      return this.#api.batch([op]);
-    });
+      },
+    ]);
   }
 
   del(key: Uint8Array | string): Promise<void> {
-    return this.#request(() =>
-      this.#api.batch([{ type: 'del', key: encodeKey(key, this.#handle.maxKeyBytes) }]),
-    );
+    return this.#write(() => [{ type: 'del', key: encodeKey(key, this.#handle.maxKeyBytes) }]);
   }
 
   /** Atomic, as on the coordinator (checked here, applied there). */
@@ -230,7 +246,7 @@ export class AttachedStrata {
       readonly value?: Uint8Array | string;
     }[],
   ): Promise<void> {
-    return this.#request(() => {
+    return this.#write(() => {
       if (!Array.isArray(ops)) throw invalid('batch ops must be an array');
       const encoded = ops.map((op, index) => {
         if (typeof op !== 'object' || op === null) throw invalid(`ops[${index}] must be an object`);
@@ -241,7 +257,7 @@ export class AttachedStrata {
         const value = encodeValue(op.value, this.#handle.maxValueBytes, `ops[${index}].value`);
         return { type: 'put' as const, key, value };
       });
-      return this.#api.batch(encoded);
+      return encoded;
     });
   }
 
@@ -344,6 +360,63 @@ export class AttachedStrata {
     this.#api[Comlink.releaseProxy]();
     this.#rpcPort.close();
     this.#viewPort.close();
+  }
+
+  /** Checks and encodes the ops here; writes them directly when it can, else asks the coordinator. */
+  #write(encode: () => DirectOp[]): Promise<void> {
+    let ops: DirectOp[];
+    try {
+      this.#checkOpen();
+      ops = encode();
+      if (ops.length === 0 || this.#writeDirect(ops)) {
+        this.#directWrites++;
+        return Promise.resolve();
+      }
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#request(() => this.#api.batch(ops));
+  }
+
+  /**
+   * Applies `ops` to the view's mutable memtable under its write mutex, numbered after both its
+   * applied seq and the view's seq floor; false (nothing written) when the coordinator must.
+   */
+  #writeDirect(ops: readonly DirectOp[]): boolean {
+    if (Atomics.load(this.#control, CONTROL_DIRECT_WRITES) !== 1) return false;
+    let bytes = 0;
+    for (const op of ops) {
+      if (op.type === 'put' && op.value.length >= this.#handle.minBlobSize) return false;
+      bytes += op.key.length + (op.type === 'put' ? op.value.length : 0);
+    }
+    const view = this.#enter();
+    try {
+      const mutable = view.attached[0];
+      if (mutable === undefined) return false;
+      const memtable = mutable.memtable;
+      if (memtable.approximateBytes + bytes >= this.#handle.memtableSize) return false;
+      memtable.lock();
+      try {
+        // Checked under the mutex: the coordinator seals a frozen memtable, and stops direct
+        // writes before an index becomes active, holding this same mutex.
+        if (memtable.sealedLocked()) return false;
+        if (Atomics.load(this.#control, CONTROL_DIRECT_WRITES) !== 1) return false;
+        const first = Math.max(memtable.appliedSeqLocked(), this.#current!.seq) + 1;
+        memtable.applyBatchLocked(
+          ops.map((op, index) => ({
+            seq: first + index,
+            kind: op.type === 'put' ? KIND_VALUE : KIND_DELETION,
+            userKey: op.key,
+            value: op.type === 'put' ? op.value : EMPTY,
+          })),
+        );
+        return true;
+      } finally {
+        memtable.unlock();
+      }
+    } finally {
+      this.#leave(view);
+    }
   }
 
   /** Runs `call` (which checks its arguments first) against the coordinator; ERR_CLOSED if it goes. */

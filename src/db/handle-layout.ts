@@ -5,7 +5,7 @@
  *
  *   control (Int32Array over a SharedArrayBuffer)
  *   +--------+---------+----------+----------+-------------------------------+
- *   | closed | version | (unused) | (unused) | slot 0 | slot 1 | … slot 63    |
+ *   | closed | version | direct   | (unused) | slot 0 | slot 1 | … slot 63    |
  *   +--------+---------+----------+----------+-------------------------------+
  *   slot: 0 free, -1 claimed and reading nothing, v > 0 reading the view of version v
  *
@@ -24,6 +24,8 @@ import type { MemtableHandle } from '../memtable/memtable.js';
 
 export const CONTROL_CLOSED = 0;
 export const CONTROL_VERSION = 1;
+/** 1 while attached threads may write the mutable memtable themselves (no index, no sync). */
+export const CONTROL_DIRECT_WRITES = 2;
 export const SLOT_BASE = 4;
 export const SLOT_COUNT = 64;
 export const SLOT_FREE = 0;
@@ -52,6 +54,10 @@ export interface StrataHandle {
   readonly snapshots: SharedArrayBuffer;
   readonly maxKeyBytes: number;
   readonly maxValueBytes: number;
+  /** Values this large go to the coordinator (blob files); smaller ones may be written here. */
+  readonly minBlobSize: number;
+  /** A mutable memtable this full takes no direct writes (the coordinator freezes it). */
+  readonly memtableSize: number;
   /** Requests to the coordinator (comlink). */
   readonly rpcPort: MessagePort;
   /** Views from the coordinator, read synchronously (receiveMessageOnPort). */

@@ -17,9 +17,11 @@ import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import type { Catalog } from '../catalog/catalog.js';
 import type { CatalogSnapshot } from '../catalog/catalog-snapshot.js';
 import { StrataError } from '../errors.js';
+import type { Memtable } from '../memtable/memtable.js';
 import { Comlink, portEndpoint } from './comlink.js';
 import {
   CONTROL_CLOSED,
+  CONTROL_DIRECT_WRITES,
   CONTROL_VERSION,
   CONTROL_WORDS,
   SLOT_BASE,
@@ -41,6 +43,10 @@ export interface HandleServerHost {
   readonly catalog: Catalog;
   readonly maxKeyBytes: number;
   readonly maxValueBytes: number;
+  readonly minBlobSize: number;
+  readonly memtableSize: number;
+  /** Whether attached threads may write the memtable directly, at first. */
+  readonly directWrites: boolean;
   /** The current view, without its version. */
   view(): Omit<ViewMessage, 'type' | 'version'>;
   /** The object comlink exposes to every attached thread. */
@@ -69,6 +75,26 @@ export class HandleServer {
 
   constructor(host: HandleServerHost) {
     this.#host = host;
+    Atomics.store(this.#control, CONTROL_DIRECT_WRITES, host.directWrites ? 1 : 0);
+  }
+
+  /**
+   * Allows or stops attached threads' direct memtable writes. Stopping takes the mutable
+   * memtable's write mutex, under which they check the flag: once this returns, none writes.
+   */
+  setDirectWrites(allowed: boolean, mutable: () => Memtable): void {
+    if (allowed) {
+      Atomics.store(this.#control, CONTROL_DIRECT_WRITES, 1);
+      return;
+    }
+    if (Atomics.load(this.#control, CONTROL_DIRECT_WRITES) === 0) return;
+    const memtable = mutable();
+    memtable.lock();
+    try {
+      Atomics.store(this.#control, CONTROL_DIRECT_WRITES, 0);
+    } finally {
+      memtable.unlock();
+    }
   }
 
   get version(): number {
@@ -112,6 +138,8 @@ export class HandleServer {
       snapshots: this.#snapshots.buffer as SharedArrayBuffer,
       maxKeyBytes: this.#host.maxKeyBytes,
       maxValueBytes: this.#host.maxValueBytes,
+      minBlobSize: this.#host.minBlobSize,
+      memtableSize: this.#host.memtableSize,
       rpcPort: rpcChannel.port2,
       viewPort: viewChannel.port2,
       transferList: [rpcChannel.port2, viewChannel.port2],

@@ -32,6 +32,8 @@ export interface StoredValue {
 }
 
 export interface IndexMaintenanceHost {
+  /** Called before the active set changes (attached threads stop writing around it). */
+  beforeChange?(indexes: readonly ActiveIndex[]): void;
   /** The newest stored version of a user key (a private copy), or undefined. */
   readStored(key: Uint8Array): StoredValue | undefined;
   /** The value an encoded blob reference names. */
@@ -59,6 +61,7 @@ export class IndexMaintenance {
 
   /** Requires: called outside a group's apply (the committer's turn is synchronous). */
   setActive(indexes: readonly ActiveIndex[]): void {
+    this.#host.beforeChange?.(indexes);
     this.#active = Object.freeze([...indexes]);
   }
 

@@ -329,11 +329,13 @@ export class Strata {
     this.#tables = parts.tables;
     this.#seqFloor = parts.seqFloor;
     const lastSeq = (): Seq => this.#lastSeq();
+    let lockedMemtable: Memtable | undefined;
     const target: GroupCommitTarget = {
+      // The committer holds the mutable memtable's write mutex around each call (lockForApply).
       applyBatch: (records: readonly MemtableRecord[]) => {
         const memtable = this.#mutable.memtable;
         const before = memtable.approximateBytes;
-        memtable.applyBatch(records);
+        memtable.applyBatchLocked(records);
         this.#memtableBytesWritten += memtable.approximateBytes - before;
         // Blobs just replaced may have pushed a file past the GC ratio.
         if (this.#blobs.takeGarbageChanged()) this.#scheduleBlobGc();
@@ -342,9 +344,20 @@ export class Strata {
       get visibleSeq(): Seq {
         return lastSeq();
       },
+      lockForApply: () => {
+        lockedMemtable = this.#mutable.memtable;
+        lockedMemtable.lock();
+      },
+      unlockAfterApply: () => lockedMemtable?.unlock(),
     };
     this.#blobs = parts.blobs;
     this.#maintenance = new IndexMaintenance({
+      // Attached threads write the memtable directly only while no index needs maintaining.
+      beforeChange: (indexes) =>
+        this.#handles?.setDirectWrites(
+          this.#directWritesAllowed(indexes.length),
+          () => this.#mutable.memtable,
+        ),
       readStored: (key) => this.#readStored(key),
       readBlob: (encodedRef) => this.#blobs.read(encodedRef),
       maxIndexedValueBytes: this.#options.maxKeyBytes,
@@ -647,6 +660,9 @@ export class Strata {
       catalog: this.#catalog,
       maxKeyBytes: this.#options.maxKeyBytes,
       maxValueBytes: this.#options.maxValueBytes,
+      minBlobSize: this.#options.minBlobSize,
+      memtableSize: this.#options.memtableSize,
+      directWrites: this.#directWritesAllowed(this.#maintenance.active.length),
       view: () => ({
         memtables: this.#memtablesNewestFirst().map((live) => ({
           id: live.id,
@@ -1301,6 +1317,8 @@ export class Strata {
     } finally {
       snapshot.release();
     }
+    // Attached threads writing directly stop at the seal; what they wrote is in the flush.
+    frozen.memtable.seal();
     // No group is being applied here (groups apply synchronously), so the switch is atomic.
     this.#seqFloor = this.#lastSeq();
     this.#mutable = liveMemtable(
@@ -1531,6 +1549,10 @@ export class Strata {
     } catch (error) {
       throw reviveWorkerError(error);
     }
+  }
+
+  #directWritesAllowed(activeIndexes: number): boolean {
+    return activeIndexes === 0 && !this.#options.sync;
   }
 
   /** The compaction pool also runs blob GC and index builds (each task names its worker file). */

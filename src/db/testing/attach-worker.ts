@@ -9,6 +9,7 @@
  *   reads both to the end (the coordinator overwrote, flushed and compacted meanwhile).
  * - `untilClosed`: gets and puts in a loop until a call fails; reports the code.
  * - `exit`: attaches and exits without closing.
+ * - `fields`: putFields `count` records while the store has an index; queries it.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { StrataHandle } from '../handle-layout.js';
@@ -16,7 +17,7 @@ import { Strata } from '../strata.js';
 
 interface Task {
   readonly handle: StrataHandle;
-  readonly kind: 'writer' | 'snapshot' | 'untilClosed' | 'exit';
+  readonly kind: 'writer' | 'snapshot' | 'untilClosed' | 'exit' | 'fields';
   readonly prefix?: string;
   readonly count?: number;
   readonly mainKeys?: readonly string[];
@@ -48,8 +49,19 @@ async function main(): Promise<void> {
       }
     }
     const scanned = [...db.iterator({ gte: task.prefix!, lt: `${task.prefix}~` })].length;
+    const direct = db.directWrites;
     await db.close();
-    port.postMessage({ mismatches, scanned });
+    port.postMessage({ mismatches, scanned, direct });
+    return;
+  }
+  if (task.kind === 'fields') {
+    for (let index = 0; index < task.count!; index++) {
+      await db.putFields(`${task.prefix}${index}`, { f: `v${index % 3}` });
+    }
+    const found = await db.queryByIndex('f', 'v1');
+    const direct = db.directWrites;
+    await db.close();
+    port.postMessage({ found: found.length, direct });
     return;
   }
   if (task.kind === 'snapshot') {
