@@ -15,7 +15,7 @@ import { fnvHash64Into } from './zipfian.js';
  *
  *   field i: [ tag u32 LE | 96 bytes of printable random text, chosen by the tag ]
  *
- * The tag is a hash of (key number, field, version) so the checksum of a record read (the fold of
+ * The tag is a hash of (key number, field, version) so the checksum of a record read (a fold of
  * its ten tags) tells which version of every field the engine returned. The text comes from a
  * fixed 64 KiB pool of random printable bytes (like YCSB's RandomByteIterator), so values do
  * not compress: LevelDB's Snappy gains nothing over the other engines.
@@ -88,21 +88,33 @@ export function fieldTag(keynum: number, field: number, version: number): number
 }
 
 /**
- * The order-sensitive checksum of the records read: every record folds its ten field tags
- * (FNV-1a style over 32-bit words), plus counts. A record of the wrong length is counted, not
- * folded.
+ * The checksum of the records read. Each record gets one hash: the FNV-1a style fold (over
+ * 32-bit words) of its ten field tags, seeded by the phase op index that read it and its
+ * position in that op (a scan returns several, in key order). The checksum is the sum of those
+ * hashes mod 2^32, so it depends on which op read which record version but not on the order in
+ * which threads ran their ops: a phase partitioned over threads gives a single thread's figure
+ * (`merge`). A record of the wrong length is counted, not folded.
  */
 export class ReadChecksum {
-  value = 0x811c9dc5;
+  value = 0;
   records = 0;
   badRecords = 0;
+  private opSeed = mix32(0);
+  private position = 0;
+
+  /** Starts the reads of the op at `opIndex` (its index in the phase, below 2^32). */
+  startOp(opIndex: number): void {
+    this.opSeed = mix32(opIndex);
+    this.position = 0;
+  }
 
   add(record: Uint8Array): void {
+    const position = this.position++;
     if (record.length !== RECORD_BYTES) {
       this.badRecords++;
       return;
     }
-    let value = this.value;
+    let value = mix32(this.opSeed ^ position);
     for (let offset = 0; offset < RECORD_BYTES; offset += FIELD_BYTES) {
       const tag =
         (record[offset]! |
@@ -112,8 +124,19 @@ export class ReadChecksum {
         0;
       value = Math.imul(value ^ tag, 0x01000193) >>> 0;
     }
-    this.value = value;
+    this.value = (this.value + mix32(value)) >>> 0;
     this.records++;
+  }
+
+  /** Adds another thread's reads of the same phase. */
+  merge(other: {
+    readonly value: number;
+    readonly records: number;
+    readonly badRecords: number;
+  }): void {
+    this.value = (this.value + other.value) >>> 0;
+    this.records += other.records;
+    this.badRecords += other.badRecords;
   }
 
   hex(): string {
