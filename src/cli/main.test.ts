@@ -99,7 +99,7 @@ describe('strata CLI (compiled, dist/src/cli/main.js)', () => {
       'workload/1w-rw-50-50-run.txt',
     );
     expect(threads.status).toBe(1);
-    expect(threads.stderr).toMatch(/needs the ehash engine.*\(ERR_INVALID_ARGUMENT\)\n$/);
+    expect(threads.stderr).toMatch(/needs the ehash or strata engine.*\(ERR_INVALID_ARGUMENT\)\n$/);
     for (const result of [missing, refused, threads]) expect(result.stderr).not.toMatch(/\n\s+at /);
   });
 
@@ -147,6 +147,48 @@ describe('strata CLI (compiled, dist/src/cli/main.js)', () => {
     const both = strata('ycsb', '--workload', 'a', '--run', 'workload/1w-rw-50-50-run.txt');
     expect(both.stderr).toBe(
       'strata: give --workload or --load/--run, not both (ERR_INVALID_ARGUMENT)\n',
+    );
+  });
+
+  test('ycsb --engine strata --threads 2: worker threads, per-thread figures, same verification', () => {
+    const core = ['ycsb', '--engine', 'strata', '--workload', 'a,e', '--records', '600'];
+    const sizes = ['--operations', '300', '--seed', '7'];
+    const parallel = strata(...core, ...sizes, '--threads', '2');
+    expect(parallel.stderr).toBe('');
+    expect(parallel.status).toBe(0);
+    expect(parallel.stdout).toMatch(/^YCSB core workloads, 600 records .*, seed 7, 2 threads;/);
+    expect(parallel.stdout).toMatch(/ {2}strata a per thread: #0 [\d,]+ ops [\d,]+ ops\/s, #1 /);
+    expect(parallel.stdout).toMatch(/ {2}strata e per thread: #0 /);
+    const single = strata(...core, ...sizes);
+    const verifyLines = (stdout: string) =>
+      stdout.split('\n').filter((line) => /^verify /.test(line));
+    expect(verifyLines(parallel.stdout)).toHaveLength(2);
+    expect(verifyLines(parallel.stdout)).toEqual(verifyLines(single.stdout));
+
+    const files = [
+      '--load',
+      'workload/1w-rw-50-50-load.txt',
+      '--run',
+      'workload/1w-rw-50-50-run.txt',
+    ];
+    const course = strata('ycsb', '--engine', 'strata', '--threads', '2', ...files);
+    expect(course.status).toBe(0);
+    expect(course.stdout).toMatch(/^engine strata, 2 threads;/);
+    expect(course.stdout).toMatch(/ {2}run per thread: #0 [\d,]+ ops [\d,]+ ops\/s, #1 /);
+    const verifyOf = (stdout: string) =>
+      stdout.split('\n').find((line) => line.startsWith('verify:'));
+    expect(verifyOf(course.stdout)).toMatch(
+      /run: failed inserts 0, read misses 0, update misses 0/,
+    );
+    // The map engine on one thread is the reference (and fast).
+    expect(verifyOf(course.stdout)).toBe(
+      verifyOf(strata('ycsb', '--engine', 'map', ...files).stdout),
+    );
+
+    const mixed = strata('ycsb', '--engine', 'strata,map', '--workload', 'c', '--threads', '2');
+    expect(mixed.status).toBe(1);
+    expect(mixed.stderr).toBe(
+      'strata: --threads 2 with --workload needs the strata engine; map runs on one thread (ERR_INVALID_ARGUMENT)\n',
     );
   });
 

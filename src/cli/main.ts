@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { isStrataError, StrataError } from '../errors.js';
+import { stressCommand } from '../stress/stress-command.js';
 import { runCoreWorkloads } from '../ycsb/core-driver.js';
 import { coreRunVerified, formatCoreReport } from '../ycsb/core-report.js';
 import { CORE_WORKLOAD_NAMES, type CoreWorkloadName } from '../ycsb/core-workload.js';
@@ -38,6 +39,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     .showHelpAfterError('(run with --help for usage)');
   program.addCommand(ycsbCommand());
   program.addCommand(generateCommand());
+  program.addCommand(stressCommand());
   await program.parseAsync([...argv]);
 }
 
@@ -92,7 +94,12 @@ function ycsbCommand(): Command {
     )
     .option('--load <file>', 'load workload (run first)')
     .option('--run <file>', 'run workload (measured mix, after the load)')
-    .option('--threads <n>', 'worker threads (ehash only)', parsePositiveInteger, 1)
+    .option(
+      '--threads <n>',
+      'client threads: 1 runs on the main thread, more run worker threads (ehash, strata; core workloads: strata)',
+      parsePositiveInteger,
+      1,
+    )
     .addOption(
       new Option(
         '--backend <kind>',
@@ -128,9 +135,6 @@ async function runCoreCommand(flags: YcsbFlags, command: Command): Promise<void>
       );
     }
   }
-  if (flags.threads !== 1) {
-    throw new StrataError('ERR_INVALID_ARGUMENT', '--workload runs on one thread (no --threads)');
-  }
   if (flags.backend !== undefined) {
     throw new StrataError('ERR_INVALID_ARGUMENT', '--backend applies to --load/--run only');
   }
@@ -140,6 +144,7 @@ async function runCoreCommand(flags: YcsbFlags, command: Command): Promise<void>
     recordCount: flags.records,
     operationCount: flags.operations,
     seed: flags.seed,
+    threads: flags.threads,
     ...optional('distribution', flags.distribution),
     ...optional('latencySampleEvery', flags.latencySample),
     ...optional('dir', flags.dir),

@@ -1,21 +1,23 @@
 import { performance } from 'node:perf_hooks';
+import type { Histogram } from 'hdr-histogram-js';
 import { StrataError } from '../errors.js';
-import { buildRecord, KeyBuilder, patchRecord, ReadChecksum } from './core-record.js';
+import { buildRunKeys, emptyCoreCounters, runCoreLoad, runCoreOps } from './core-loop.js';
+import { runCoreLoadOnThreads, runCoreRunOnThreads, startCoreRunner } from './core-parallel.js';
+import { KeyBuilder } from './core-record.js';
+import { type CorePhaseResult, corePhaseResult, loadKindCounts } from './core-result.js';
 import {
   type CoreRun,
   type CoreWorkloadName,
   generateCoreRun,
   OP_INSERT,
-  OP_READ,
-  OP_READ_MODIFY_WRITE,
-  OP_SCAN,
-  OP_UPDATE,
 } from './core-workload.js';
-import type { LatencySummary } from './driver.js';
 import type { KeyDistribution } from './key-choosers.js';
 import { KV_DURABILITY, type KvEngine, type KvEngineName, openKvEngine } from './kv-engines.js';
 import { createLatencyHistogram, measureClockOverheadNs, recordSamples } from './latency.js';
 import { createSampleBuffer, isPowerOfTwo } from './phase-loop.js';
+import type { WorkerRunner } from './worker-runner.js';
+
+export type { CorePhaseResult, CoreVerification } from './core-result.js';
 
 /**
  * Runs YCSB core workloads on one or more engines, one engine at a time in this process: open,
@@ -31,6 +33,11 @@ import { createSampleBuffer, isPowerOfTwo } from './phase-loop.js';
  * - read-modify-write: `get` (the read, counted in the checksum), then the update of one field
  *   patches the record just read and `put`s it (one get, not two).
  * A workload that inserts (D, E) grows the record count the next workload starts from.
+ *
+ * With `threads` > 1 (strata only) the main thread opens the store and N worker threads run
+ * each phase on attached handles (core-parallel.ts): the operations are partitioned by key, and
+ * scans wait for other threads' earlier writes (op-order.ts), so every figure of the
+ * verification equals a one-thread run's.
  */
 export interface CoreDriverOptions {
   readonly engines: readonly KvEngineName[];
@@ -45,28 +52,9 @@ export interface CoreDriverOptions {
   readonly latencySampleEvery?: number;
   /** Engine directories are `<dir>/<engine>`, kept; default: temp directories, removed. */
   readonly dir?: string;
+  /** Client threads: 1 (default) runs on the main thread; more need the strata engine. */
+  readonly threads?: number;
   readonly log?: (line: string) => void;
-}
-
-export interface CoreVerification {
-  readonly readMisses: number;
-  readonly updateMisses: number;
-  readonly recordsRead: number;
-  readonly badRecords: number;
-  /** Fold of the field tags of every record read, in order (core-record.ts). */
-  readonly checksum: string;
-}
-
-export interface CorePhaseResult {
-  /** 'load' or the workload letter. */
-  readonly phase: 'load' | CoreWorkloadName;
-  readonly ops: number;
-  /** Operations per kind, indexed by OP_* (the load: all INSERT). */
-  readonly kindCounts: readonly number[];
-  readonly elapsedMs: number;
-  readonly opsPerSecond: number;
-  readonly latency: LatencySummary;
-  readonly verification: CoreVerification;
 }
 
 export interface CoreEngineResult {
@@ -79,12 +67,69 @@ export interface CoreEngineResult {
 export interface CoreResult {
   readonly recordCount: number;
   readonly seed: number;
+  readonly threads: number;
   readonly clockOverheadNs: number;
   readonly engines: readonly CoreEngineResult[];
 }
 
 export async function runCoreWorkloads(options: CoreDriverOptions): Promise<CoreResult> {
   const sampleEvery = options.latencySampleEvery ?? 8;
+  const threads = options.threads ?? 1;
+  validateCoreOptions(options, sampleEvery, threads);
+  const log = options.log ?? (() => {});
+  const runs = generateRuns(options);
+  const clockOverheadNs = measureClockOverheadNs();
+  const keys = new KeyBuilder();
+  const engines: CoreEngineResult[] = [];
+  for (const name of options.engines) {
+    const dirOption = options.dir === undefined ? {} : { dir: `${options.dir}/${name}` };
+    const engine = await openKvEngine(name, dirOption);
+    let runner: WorkerRunner | undefined;
+    try {
+      if (threads > 1) runner = await startCoreRunner(engine, threads);
+      const phases: CorePhaseResult[] = [];
+      const on = runner === undefined ? 'the main thread' : `${threads} threads`;
+      log(`${engine.label}: load ${options.recordCount} records on ${on}`);
+      const load = { recordCount: options.recordCount, sampleEvery };
+      phases.push(
+        runner === undefined
+          ? await runLoad(engine, { ...load, keys })
+          : await runCoreLoadOnThreads(runner, load),
+      );
+      for (const run of runs) {
+        await engine.settle();
+        log(`${engine.label}: workload ${run.workload}, ${run.count} operations on ${on}`);
+        phases.push(
+          runner === undefined
+            ? await runTransactions(engine, { keys, run, sampleEvery })
+            : await runCoreRunOnThreads(runner, { run, sampleEvery }),
+        );
+      }
+      engines.push({
+        engine: name,
+        label: engine.label,
+        durability: KV_DURABILITY[name],
+        phases,
+      });
+    } finally {
+      await runner?.close();
+      await engine.close();
+    }
+  }
+  return {
+    recordCount: options.recordCount,
+    seed: options.seed,
+    threads,
+    clockOverheadNs,
+    engines,
+  };
+}
+
+function validateCoreOptions(
+  options: CoreDriverOptions,
+  sampleEvery: number,
+  threads: number,
+): void {
   if (!isPowerOfTwo(sampleEvery)) {
     throw new StrataError(
       'ERR_INVALID_ARGUMENT',
@@ -94,34 +139,16 @@ export async function runCoreWorkloads(options: CoreDriverOptions): Promise<Core
   if (options.engines.length === 0 || options.workloads.length === 0) {
     throw new StrataError('ERR_INVALID_ARGUMENT', 'give at least one engine and one workload');
   }
-  const log = options.log ?? (() => {});
-  const runs = generateRuns(options);
-  const clockOverheadNs = measureClockOverheadNs();
-  const keys = new KeyBuilder();
-  const engines: CoreEngineResult[] = [];
-  for (const name of options.engines) {
-    const dirOption = options.dir === undefined ? {} : { dir: `${options.dir}/${name}` };
-    const engine = await openKvEngine(name, dirOption);
-    try {
-      const phases: CorePhaseResult[] = [];
-      log(`${engine.label}: load ${options.recordCount} records`);
-      phases.push(await runLoad(engine, { keys, recordCount: options.recordCount, sampleEvery }));
-      for (const run of runs) {
-        await engine.settle();
-        log(`${engine.label}: workload ${run.workload}, ${run.count} operations`);
-        phases.push(await runTransactions(engine, { keys, run, sampleEvery }));
-      }
-      engines.push({
-        engine: name,
-        label: engine.label,
-        durability: KV_DURABILITY[name],
-        phases,
-      });
-    } finally {
-      await engine.close();
-    }
+  if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
+    throw new StrataError('ERR_INVALID_ARGUMENT', '--threads must be an integer in [1, 64]');
   }
-  return { recordCount: options.recordCount, seed: options.seed, clockOverheadNs, engines };
+  const single = options.engines.find((name) => name !== 'strata');
+  if (threads > 1 && single !== undefined) {
+    throw new StrataError(
+      'ERR_INVALID_ARGUMENT',
+      `--threads ${threads} with --workload needs the strata engine; ${single} runs on one thread`,
+    );
+  }
 }
 
 /** The workloads' operations, generated before any engine runs; inserts grow the next count. */
@@ -142,11 +169,6 @@ function generateRuns(options: CoreDriverOptions): CoreRun[] {
   return runs;
 }
 
-interface PhaseCounters {
-  readMisses: number;
-  updateMisses: number;
-}
-
 async function runLoad(
   engine: KvEngine,
   context: {
@@ -156,27 +178,22 @@ async function runLoad(
   },
 ): Promise<CorePhaseResult> {
   const { keys, recordCount, sampleEvery } = context;
-  const mask = sampleEvery - 1;
   const samplesNs = createSampleBuffer(recordCount, sampleEvery);
-  const checksum = new ReadChecksum();
   const startedMs = performance.now();
-  for (let keynum = 0; keynum < recordCount; keynum++) {
-    const timed = (keynum & mask) === 0;
-    const opStartedMs = timed ? performance.now() : 0;
-    const pending = engine.put(keys.keyOf(keynum), buildRecord(keynum, 0));
-    if (pending !== undefined) await pending;
-    if (timed) samplesNs[keynum / sampleEvery] = (performance.now() - opStartedMs) * 1e6;
-  }
+  const ops = { count: recordCount, keynums: undefined };
+  await runCoreLoad(engine, keys, ops, { sampleEvery, samplesNs });
   const elapsedMs = performance.now() - startedMs;
-  return phaseResult('load', {
-    ops: recordCount,
-    kindCounts: [0, 0, recordCount, 0, 0],
-    elapsedMs,
-    samplesNs,
-    sampleEvery,
-    counters: { readMisses: 0, updateMisses: 0 },
-    checksum,
-  });
+  return withSamples(samplesNs, (histogram) =>
+    corePhaseResult('load', {
+      ops: recordCount,
+      kindCounts: loadKindCounts(recordCount),
+      elapsedMs,
+      sampleEvery,
+      histogram,
+      counters: emptyCoreCounters(),
+      perThread: [],
+    }),
+  );
 }
 
 async function runTransactions(
@@ -184,104 +201,30 @@ async function runTransactions(
   context: { readonly keys: KeyBuilder; readonly run: CoreRun; readonly sampleEvery: number },
 ): Promise<CorePhaseResult> {
   const { keys, run, sampleEvery } = context;
-  for (let index = 0; index < run.count; index++) {
-    if (run.kinds[index] !== OP_INSERT) keys.keyOf(run.keynums[index]!); // keys built untimed
-  }
-  const mask = sampleEvery - 1;
+  buildRunKeys(keys, run); // keys built untimed
   const samplesNs = createSampleBuffer(run.count, sampleEvery);
-  const checksum = new ReadChecksum();
-  const counters: PhaseCounters = { readMisses: 0, updateMisses: 0 };
   const startedMs = performance.now();
-  for (let index = 0; index < run.count; index++) {
-    const timed = (index & mask) === 0;
-    const opStartedMs = timed ? performance.now() : 0;
-    const keynum = run.keynums[index]!;
-    const key = keys.keyOf(keynum);
-    const version = run.salt * 4294967296 + index + 1;
-    switch (run.kinds[index]) {
-      case OP_READ: {
-        const record = engine.get(key);
-        if (record === undefined) counters.readMisses++;
-        else checksum.add(record);
-        break;
-      }
-      case OP_UPDATE:
-      case OP_READ_MODIFY_WRITE: {
-        const record = engine.get(key);
-        if (record === undefined) {
-          counters.updateMisses++;
-          break;
-        }
-        if (run.kinds[index] === OP_READ_MODIFY_WRITE) checksum.add(record);
-        const next = patchRecord(record, { keynum, field: run.arguments[index]!, version });
-        const pending = engine.put(key, next);
-        if (pending !== undefined) await pending;
-        break;
-      }
-      case OP_INSERT: {
-        const pending = engine.put(key, buildRecord(keynum, version));
-        if (pending !== undefined) await pending;
-        break;
-      }
-      case OP_SCAN: {
-        const visited = engine.scan(key, run.arguments[index]!, checksum);
-        if (typeof visited !== 'number') await visited;
-        break;
-      }
-    }
-    if (timed) samplesNs[index / sampleEvery] = (performance.now() - opStartedMs) * 1e6;
-  }
+  const counters = await runCoreOps(engine, keys, run, { sampleEvery, samplesNs });
   const elapsedMs = performance.now() - startedMs;
-  return phaseResult(run.workload, {
-    ops: run.count,
-    kindCounts: run.kindCounts,
-    elapsedMs,
-    samplesNs,
-    sampleEvery,
-    counters,
-    checksum,
-  });
+  return withSamples(samplesNs, (histogram) =>
+    corePhaseResult(run.workload, {
+      ops: run.count,
+      kindCounts: run.kindCounts,
+      elapsedMs,
+      sampleEvery,
+      histogram,
+      counters,
+      perThread: [],
+    }),
+  );
 }
 
-function phaseResult(
-  phase: 'load' | CoreWorkloadName,
-  measured: {
-    readonly ops: number;
-    readonly kindCounts: readonly number[];
-    readonly elapsedMs: number;
-    readonly samplesNs: Float64Array;
-    readonly sampleEvery: number;
-    readonly counters: PhaseCounters;
-    readonly checksum: ReadChecksum;
-  },
-): CorePhaseResult {
+/** Runs `build` with a histogram of the samples, destroyed afterwards. */
+function withSamples<T>(samplesNs: Float64Array, build: (histogram: Histogram) => T): T {
   const histogram = createLatencyHistogram();
   try {
-    recordSamples(histogram, measured.samplesNs);
-    const { ops, elapsedMs, checksum } = measured;
-    return {
-      phase,
-      ops,
-      kindCounts: [...measured.kindCounts],
-      elapsedMs,
-      opsPerSecond: elapsedMs > 0 ? Math.round((ops * 1000) / elapsedMs) : 0,
-      latency: {
-        sampleEvery: measured.sampleEvery,
-        samples: histogram.totalCount,
-        p50Ns: histogram.getValueAtPercentile(50),
-        p99Ns: histogram.getValueAtPercentile(99),
-        p999Ns: histogram.getValueAtPercentile(99.9),
-        maxNs: histogram.maxValue,
-        meanNs: Math.round(histogram.mean),
-      },
-      verification: {
-        readMisses: measured.counters.readMisses,
-        updateMisses: measured.counters.updateMisses,
-        recordsRead: checksum.records,
-        badRecords: checksum.badRecords,
-        checksum: checksum.hex(),
-      },
-    };
+    recordSamples(histogram, samplesNs);
+    return build(histogram);
   } finally {
     histogram.destroy();
   }

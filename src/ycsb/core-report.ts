@@ -1,12 +1,13 @@
 import type { CoreEngineResult, CorePhaseResult, CoreResult } from './core-driver.js';
 import { OP_KIND_NAMES } from './core-workload.js';
+import { perThreadLines } from './report.js';
 import { formatCount, renderTable } from './text-table.js';
 
 /** The CLI's report of a core-workload run: one table row per engine and phase, then checks. */
 export function formatCoreReport(result: CoreResult): string {
   const sampleEvery = result.engines[0]?.phases[0]?.latency.sampleEvery ?? 1;
   const lines = [
-    `YCSB core workloads, ${formatCount(result.recordCount)} records of 10 × 100-byte fields, seed ${result.seed}; latency: every ${sampleEvery === 1 ? '' : `${sampleEvery}th `}op timed, clock overhead ~${result.clockOverheadNs} ns per sample (included)`,
+    `YCSB core workloads, ${formatCount(result.recordCount)} records of 10 × 100-byte fields, seed ${result.seed}, ${result.threads === 1 ? '1 thread' : `${result.threads} threads`}; latency: every ${sampleEvery === 1 ? '' : `${sampleEvery}th `}op timed, clock overhead ~${result.clockOverheadNs} ns per sample (included)`,
     '',
     renderTable(
       ['engine', 'phase', 'ops', 'mix', 'time ms', 'ops/s', 'p50 ns', 'p99 ns', 'p99.9 ns'],
@@ -23,6 +24,9 @@ export function formatCoreReport(result: CoreResult): string {
           formatCount(phase.latency.p999Ns),
         ]),
       ),
+    ),
+    ...result.engines.flatMap((engine) =>
+      engine.phases.flatMap((phase) => perThreadLines(engine.label, phase.phase, phase.perThread)),
     ),
     '',
     ...result.engines.map((engine) => `durability of ${engine.label}: ${engine.durability}`),

@@ -149,11 +149,11 @@ describe('strata engine', () => {
     expect(strata.verification).toEqual(map.verification);
   });
 
-  test('--threads > 1 is a clear StrataError', async () => {
-    await expect(run('strata', '1w-rw-50-50', { threads: 2 })).rejects.toMatchObject({
+  test('--threads above the 64 attached handles of a store is a clear StrataError', async () => {
+    await expect(run('strata', '1w-rw-50-50', { threads: 65 })).rejects.toMatchObject({
       name: 'StrataError',
       code: 'ERR_INVALID_ARGUMENT',
-      message: expect.stringMatching(/strata engine runs on one thread for now/),
+      message: expect.stringMatching(/at most 64 attached threads/),
     });
   });
 });
@@ -221,10 +221,10 @@ describe('refusals before any operation', () => {
     },
   );
 
-  test('--threads > 1 needs ehash', async () => {
+  test('--threads > 1 needs ehash or strata', async () => {
     await expect(run('map', '1w-rw-50-50', { threads: 2 })).rejects.toMatchObject({
       code: 'ERR_INVALID_ARGUMENT',
-      message: expect.stringMatching(/needs the ehash engine/),
+      message: expect.stringMatching(/needs the ehash or strata engine; map runs on one thread/),
     });
   });
 

@@ -27,12 +27,15 @@ import type { OpCounts, Workload } from './workload.js';
 
 export type PhaseName = 'load' | 'run';
 
+/** Attached handles per Strata store (src/db/handle-layout.ts SLOT_COUNT). */
+const STRATA_THREADS_MAX = 64;
+
 export interface DriverOptions {
   readonly engine: EngineName;
   readonly engineOptions?: EngineOptions;
   readonly load?: Workload;
   readonly run?: Workload;
-  /** Default 1 (the main thread, no workers). More than 1: ehash only. */
+  /** Default 1 (the main thread, no workers). More than 1: ehash or strata (worker threads). */
   readonly threads?: number;
   /** Time every n-th op (a power of two). Default: 16 for sync engines, 1 for async ones. */
   readonly latencySampleEvery?: number;
@@ -66,6 +69,8 @@ export interface ThreadResult {
   readonly ops: number;
   readonly elapsedMs: number;
   readonly opsPerSecond: number;
+  /** Waiting for other threads' earlier writes or scans (phases with both; op-order.ts). */
+  readonly orderWaitMs: number;
 }
 
 export interface PhaseResult {
@@ -238,16 +243,16 @@ function validateDriverOptions(options: DriverOptions, threads: number): void {
   if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
     throw new StrataError('ERR_INVALID_ARGUMENT', `--threads must be an integer in [1, 256]`);
   }
-  if (threads > 1 && options.engine === 'strata') {
+  if (threads > 1 && options.engine !== 'ehash' && options.engine !== 'strata') {
     throw new StrataError(
       'ERR_INVALID_ARGUMENT',
-      `--threads ${threads}: the strata engine runs on one thread for now (worker threads need attached database handles, a later issue); use --threads 1 or the ehash engine`,
+      `--threads ${threads} needs the ehash or strata engine; ${options.engine} runs on one thread`,
     );
   }
-  if (threads > 1 && options.engine !== 'ehash') {
+  if (threads > STRATA_THREADS_MAX && options.engine === 'strata') {
     throw new StrataError(
       'ERR_INVALID_ARGUMENT',
-      `--threads ${threads} needs the ehash engine; ${options.engine} runs on one thread`,
+      `--threads ${threads}: a strata store takes at most ${STRATA_THREADS_MAX} attached threads`,
     );
   }
   const sampleEvery = options.latencySampleEvery;

@@ -1,8 +1,9 @@
 import { PmEHash, type PmEHashHandle } from '../ehash/pm-ehash.js';
 import type { EhashBackend, EngineDirectory, EngineStats, SyncU64Engine } from './engines.js';
+import type { AttachableEngine, EngineAttachment } from './parallel-layout.js';
 
 /** ehash with its handle exposed, so the parallel driver can attach workers to the same table. */
-export interface EhashEngine extends SyncU64Engine {
+export interface EhashEngine extends SyncU64Engine, AttachableEngine {
   readonly name: 'ehash';
   handle(): PmEHashHandle;
 }
@@ -57,6 +58,11 @@ class EhashAdapter implements EhashEngine {
 
   handle(): PmEHashHandle {
     return this.table.handle();
+  }
+
+  /** Every worker gets the same table (its handle shares the image and runtime buffers). */
+  attachment(): EngineAttachment {
+    return { engine: 'ehash', handle: this.table.handle() };
   }
 
   stats(): EngineStats {

@@ -1,3 +1,4 @@
+import type { AttachedStrata } from '../db/attached.js';
 import { Strata } from '../db/strata.js';
 import {
   type AsyncU64Engine,
@@ -9,6 +10,7 @@ import {
   type ValueSink,
   writeU64BigEndian,
 } from './engines.js';
+import type { AttachableEngine, EngineAttachment } from './parallel-layout.js';
 
 /**
  * The Strata engine (`src/db/`) in the engine's directory: keys and values as 8-byte big-endian
@@ -19,32 +21,69 @@ import {
  *
  * Insert and update check presence with a synchronous `get` first to keep the adapter contract
  * (insert fails on a present key, update and remove on an absent one). That check and the write
- * are not atomic, which is fine because the driver runs one op at a time. The read key buffer is
- * reused (Strata encodes a key before `get` returns); a written key gets fresh bytes, because
- * the committer may still hold it when `put` returns. Durability is Strata's default: a write
- * survives a process crash, not a power loss (the class of lmdb-nosync).
+ * are not atomic, which is fine because the driver runs one op at a time per key (one thread
+ * owns each key). The read key buffer is reused (Strata encodes a key before `get` returns); a
+ * written key gets fresh bytes, because the committer may still hold it when `put` returns.
+ * Durability is Strata's default: a write survives a process crash, not a power loss (the class
+ * of lmdb-nosync).
+ *
+ * The same adapter runs in the parallel driver's workers over an attached store
+ * (`attachStrataEngine`); the main thread's hands out one `db.handle()` per worker.
  */
 export async function openStrataEngine(
   directory: EngineDirectory,
   backend: EhashBackend | undefined,
-): Promise<AsyncU64Engine> {
+): Promise<AsyncU64Engine & AttachableEngine> {
   const db = await Strata.open(directory.path, backend === undefined ? {} : { backend });
-  return new StrataEngine(directory, db, backend === undefined ? 'strata' : `strata (${backend})`);
+  const engine = new StrataEngine(db, {
+    label: backend === undefined ? 'strata' : `strata (${backend})`,
+    dir: directory.path,
+    close: async () => {
+      await db.close();
+      directory.release();
+    },
+  });
+  return Object.assign(engine, {
+    attachment: (): EngineAttachment => ({ engine: 'strata', handle: db.handle() }),
+  });
+}
+
+/** In a worker thread: the adapter over an attached store; closing it detaches. */
+export function attachStrataEngine(db: AttachedStrata): AsyncU64Engine {
+  return new StrataEngine(db, {
+    label: 'strata (attached)',
+    dir: db.dir,
+    close: () => db.close(),
+  });
+}
+
+/** What the adapter uses of a store: `Strata` on the main thread, `AttachedStrata` in a worker. */
+export interface StrataStore {
+  get(key: Uint8Array): Uint8Array | undefined;
+  put(key: Uint8Array, value: Uint8Array): Promise<void>;
+  del(key: Uint8Array): Promise<void>;
+  iterator(options: {
+    readonly gte: Uint8Array;
+    readonly limit: number;
+  }): Iterable<[Uint8Array, Uint8Array]>;
 }
 
 class StrataEngine implements AsyncU64Engine {
   readonly name = 'strata';
   readonly mode = 'async';
   readonly supportsScan = true;
+  readonly label: string;
   readonly dir: string;
   private readonly readKey = new Uint8Array(8);
+  private readonly closeStore: () => Promise<void>;
 
   constructor(
-    private readonly directory: EngineDirectory,
-    private readonly db: Strata,
-    readonly label: string,
+    private readonly db: StrataStore,
+    options: { readonly label: string; readonly dir: string; close(): Promise<void> },
   ) {
-    this.dir = directory.path;
+    this.label = options.label;
+    this.dir = options.dir;
+    this.closeStore = options.close;
   }
 
   async insert(keyHi: number, keyLo: number, valueHi: number, valueLo: number): Promise<boolean> {
@@ -89,9 +128,8 @@ class StrataEngine implements AsyncU64Engine {
     return undefined;
   }
 
-  async close(): Promise<void> {
-    await this.db.close();
-    this.directory.release();
+  close(): Promise<void> {
+    return this.closeStore();
   }
 
   private present(keyHi: number, keyLo: number): boolean {

@@ -1,6 +1,7 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, test } from 'vitest';
+import { afterAll, describe, expect, test } from 'vitest';
 import { runYcsb } from './driver.js';
 import { generateWorkload } from './generator.js';
 import { ycsbWorkerPath } from './parallel-driver.js';
@@ -103,5 +104,55 @@ describe('parallel driver on ehash (compiled worker in dist/workers)', () => {
     });
     expect(result.phases[1]!.verification.readMisses).toBe(0);
     expect(result.phases[1]!.verification.updateMisses).toBe(0);
+  });
+});
+
+describe('parallel driver on strata (attached handles, async loop)', () => {
+  const scratch = mkdtempSync(join(tmpdir(), 'strata-parallel-test-'));
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+  test('1w-rw-50-50 (reads and updates): 2 threads give the same figures as 1', async () => {
+    const workloads = {
+      load: readWorkloadFile(join(WORKLOAD_DIR, '1w-rw-50-50-load.txt')),
+      run: readWorkloadFile(join(WORKLOAD_DIR, '1w-rw-50-50-run.txt')),
+    };
+    const single = await runYcsb({ engine: 'strata', ...workloads, progress: false });
+    const parallel = await runYcsb({ engine: 'strata', ...workloads, threads: 2, progress: false });
+    expect(parallel.threads).toBe(2);
+    expect(parallel.verification).toEqual(single.verification);
+    expect(parallel.phases[1]!.verification).toMatchObject({ readMisses: 0, updateMisses: 0 });
+    for (const [index, phase] of parallel.phases.entries()) {
+      expect(phase.verification).toEqual(single.phases[index]!.verification);
+      expect(phase.perThread.map((thread) => thread.ops).reduce((a, b) => a + b)).toBe(phase.ops);
+      expect(phase.perThread.every((thread) => thread.orderWaitMs === 0)).toBe(true);
+    }
+  });
+
+  test('SCAN lines among writes: scans see exactly the writes before them', async () => {
+    // Keys 10000000..10000999 loaded; the run updates, deletes, re-inserts and scans across them.
+    const lines: string[] = [];
+    for (let key = 0; key < 1_000; key++) lines.push(`INSERT ${10_000_000 + key}${key % 10}`);
+    writeFileSync(join(scratch, 'load.txt'), `${lines.join('\n')}\n`);
+    const run: string[] = [];
+    for (let index = 0; index < 3_000; index++) {
+      const key = 10_000_000 + ((index * 7_919) % 1_000);
+      const kind = index % 6;
+      if (kind === 0) run.push(`SCAN ${key} ${1 + (index % 40)}`);
+      else if (kind === 1) run.push(`UPDATE ${key}${index % 97}`);
+      else if (kind === 2) run.push(`DELETE ${key}`);
+      else if (kind === 3) run.push(`INSERT ${key}${index % 89}`);
+      else run.push(`READ ${key}`);
+    }
+    writeFileSync(join(scratch, 'run.txt'), `${run.join('\n')}\n`);
+    const workloads = () => ({
+      load: readWorkloadFile(join(scratch, 'load.txt')),
+      run: readWorkloadFile(join(scratch, 'run.txt')),
+      progress: false,
+    });
+    const single = await runYcsb({ engine: 'strata', ...workloads() });
+    const parallel = await runYcsb({ engine: 'strata', ...workloads(), threads: 2 });
+    expect(single.phases[1]!.verification.scanRecords).toBeGreaterThan(5_000);
+    expect(parallel.phases[1]!.verification).toEqual(single.phases[1]!.verification);
+    expect(parallel.verification).toEqual(single.verification);
   });
 });

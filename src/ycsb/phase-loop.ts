@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { assert } from '../assert.js';
 import type { AsyncU64Engine, SyncU64Engine } from './engines.js';
+import type { OpOrder } from './op-order.js';
 import { U64Sum } from './u64-sum.js';
 import { Op } from './workload.js';
 
@@ -157,11 +158,16 @@ function runSyncChunk(
   state.sumLo = sumLo;
 }
 
-/** Runs every operation against an asynchronous engine, awaiting each in order. */
+/**
+ * Runs every operation against an asynchronous engine, awaiting each in order. `order` (a
+ * partition of a phase with scans and writes on a worker thread, op-order.ts) holds each scan
+ * and write until the other threads are past its index; the wait is outside the timed span.
+ */
 export async function runAsyncOps(
   engine: AsyncU64Engine,
-  input: PhaseOps,
+  input: PhaseOps & { readonly opIndices?: Uint32Array | undefined },
   options: LoopOptions,
+  order?: OpOrder,
 ): Promise<PhaseCounters> {
   assert(isPowerOfTwo(options.sampleEvery));
   const { ops, keyHi, keyLo, valueHi, valueLo, count } = input;
@@ -172,10 +178,16 @@ export async function runAsyncOps(
   const out = new Uint32Array(2);
   const values = new U64Sum();
   const counters = emptyCounters();
+  const opIndices = input.opIndices;
   for (let index = 0; index < count; index++) {
+    const op = ops[index];
+    if (order !== undefined && op !== Op.read) {
+      assert(opIndices !== undefined, 'an ordered partition keeps its ops’ indices');
+      if (op === Op.scan) order.beforeScan(opIndices[index]!);
+      else order.beforeWrite(opIndices[index]!);
+    }
     const timed = (index & mask) === 0;
     const startedMs = timed ? performance.now() : 0;
-    const op = ops[index];
     const hi = keyHi[index]!;
     const lo = keyLo[index]!;
     if (op === Op.read) {
@@ -193,6 +205,10 @@ export async function runAsyncOps(
       counters.scanRecords += await engine.scan(hi, lo, input.scanLengths?.[index] ?? 0, values);
     }
     if (timed) samplesNs[index >>> shift] = (performance.now() - startedMs) * 1e6;
+    if (order !== undefined && op !== Op.read) {
+      if (op === Op.scan) order.afterScan();
+      else order.afterWrite();
+    }
     if ((index + 1) % PROGRESS_CHUNK_OPS === 0) options.onProgress?.(index + 1);
   }
   options.onProgress?.(count);

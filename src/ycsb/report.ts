@@ -1,4 +1,4 @@
-import type { PhaseResult, Verification, YcsbResult } from './driver.js';
+import type { PhaseResult, ThreadResult, Verification, YcsbResult } from './driver.js';
 import { formatCount, renderTable } from './text-table.js';
 import type { OpCounts } from './workload.js';
 
@@ -65,12 +65,25 @@ function formatMisses(verification: Verification): string {
 }
 
 function formatPerThread(phase: PhaseResult): string[] {
-  if (phase.perThread.length === 0) return [];
-  const threads = phase.perThread
-    .map(
-      (thread) =>
-        `#${thread.thread} ${formatCount(thread.ops)} ops ${formatCount(thread.opsPerSecond)} ops/s`,
-    )
+  return perThreadLines(undefined, phase.phase, phase.perThread);
+}
+
+/**
+ * `  run per thread: #0 5,012 ops 41,003 ops/s, #1 …` (nothing for a main-thread phase), with
+ * the time a thread waited for others' earlier writes or scans when it did.
+ */
+export function perThreadLines(
+  engine: string | undefined,
+  phase: string,
+  perThread: readonly ThreadResult[],
+): string[] {
+  if (perThread.length === 0) return [];
+  const threads = perThread
+    .map((thread) => {
+      const waited =
+        thread.orderWaitMs >= 0.05 ? `, waited ${thread.orderWaitMs.toFixed(1)} ms` : '';
+      return `#${thread.thread} ${formatCount(thread.ops)} ops ${formatCount(thread.opsPerSecond)} ops/s${waited}`;
+    })
     .join(', ');
-  return [`  ${phase.phase} per thread: ${threads}`];
+  return [`  ${engine === undefined ? '' : `${engine} `}${phase} per thread: ${threads}`];
 }
