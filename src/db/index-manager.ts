@@ -236,7 +236,11 @@ export class IndexManager {
     return this.#collect(indexRange(live.id, bounds), options, options.reverse === true);
   }
 
-  /** Resolves once every queued index task and entry removal has finished (close waits). */
+  /**
+   * Resolves once every queued index task and entry removal has finished or stopped. After the
+   * database closed, a build's worker task runs out and the build fails; a removal stops after
+   * its batch in flight and stays `dropping` in the catalog, for the next open to resume.
+   */
   async whenIdle(): Promise<void> {
     for (;;) {
       const queued = this.#queue;
