@@ -15,6 +15,7 @@ import type { KeyDistribution } from './key-choosers.js';
 import { KV_DURABILITY, type KvEngine, type KvEngineName, openKvEngine } from './kv-engines.js';
 import { createLatencyHistogram, measureClockOverheadNs, recordSamples } from './latency.js';
 import { createSampleBuffer, isPowerOfTwo } from './phase-loop.js';
+import { threadTime, threadTimeSpent } from './thread-time.js';
 import type { WorkerRunner } from './worker-runner.js';
 
 export type { CorePhaseResult, CoreVerification } from './core-result.js';
@@ -54,6 +55,11 @@ export interface CoreDriverOptions {
   readonly dir?: string;
   /** Client threads: 1 (default) runs on the main thread; more need the strata engine. */
   readonly threads?: number;
+  /**
+   * Run on worker threads even when `threads` is 1 (strata only): benchmarks compare one worker
+   * with the main thread to tell the cost of an attached handle from the scaling.
+   */
+  readonly onWorkers?: boolean;
   readonly log?: (line: string) => void;
 }
 
@@ -86,9 +92,14 @@ export async function runCoreWorkloads(options: CoreDriverOptions): Promise<Core
     const engine = await openKvEngine(name, dirOption);
     let runner: WorkerRunner | undefined;
     try {
-      if (threads > 1) runner = await startCoreRunner(engine, threads);
+      if (threads > 1 || options.onWorkers === true) {
+        runner = await startCoreRunner(engine, threads);
+      }
       const phases: CorePhaseResult[] = [];
-      const on = runner === undefined ? 'the main thread' : `${threads} threads`;
+      const on =
+        runner === undefined
+          ? 'the main thread'
+          : `${threads} worker thread${threads === 1 ? '' : 's'}`;
       log(`${engine.label}: load ${options.recordCount} records on ${on}`);
       const load = { recordCount: options.recordCount, sampleEvery };
       phases.push(
@@ -143,7 +154,7 @@ function validateCoreOptions(
     throw new StrataError('ERR_INVALID_ARGUMENT', '--threads must be an integer in [1, 64]');
   }
   const single = options.engines.find((name) => name !== 'strata');
-  if (threads > 1 && single !== undefined) {
+  if ((threads > 1 || options.onWorkers === true) && single !== undefined) {
     throw new StrataError(
       'ERR_INVALID_ARGUMENT',
       `--threads ${threads} with --workload needs the strata engine; ${single} runs on one thread`,
@@ -179,10 +190,12 @@ async function runLoad(
 ): Promise<CorePhaseResult> {
   const { keys, recordCount, sampleEvery } = context;
   const samplesNs = createSampleBuffer(recordCount, sampleEvery);
+  const startedTime = threadTime();
   const startedMs = performance.now();
   const ops = { count: recordCount, keynums: undefined };
   await runCoreLoad(engine, keys, ops, { sampleEvery, samplesNs });
   const elapsedMs = performance.now() - startedMs;
+  const mainThread = threadTimeSpent(startedTime, threadTime());
   return withSamples(samplesNs, (histogram) =>
     corePhaseResult('load', {
       ops: recordCount,
@@ -192,6 +205,7 @@ async function runLoad(
       histogram,
       counters: emptyCoreCounters(),
       perThread: [],
+      mainThread,
     }),
   );
 }
@@ -203,9 +217,11 @@ async function runTransactions(
   const { keys, run, sampleEvery } = context;
   buildRunKeys(keys, run); // keys built untimed
   const samplesNs = createSampleBuffer(run.count, sampleEvery);
+  const startedTime = threadTime();
   const startedMs = performance.now();
   const counters = await runCoreOps(engine, keys, run, { sampleEvery, samplesNs });
   const elapsedMs = performance.now() - startedMs;
+  const mainThread = threadTimeSpent(startedTime, threadTime());
   return withSamples(samplesNs, (histogram) =>
     corePhaseResult(run.workload, {
       ops: run.count,
@@ -215,6 +231,7 @@ async function runTransactions(
       histogram,
       counters,
       perThread: [],
+      mainThread,
     }),
   );
 }

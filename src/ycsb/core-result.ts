@@ -25,6 +25,8 @@ export interface CorePhaseResult {
   readonly verification: CoreVerification;
   /** One entry per worker thread; empty when the phase ran on the main thread. */
   readonly perThread: readonly ThreadResult[];
+  /** The main thread's time on a CPU and waiting for one, when the phase ran there (Linux). */
+  readonly mainThread?: { readonly cpuMs: number; readonly runQueueMs: number };
 }
 
 /** The load phase's kinds (OP_* order): every op an INSERT. */
@@ -45,6 +47,7 @@ export function corePhaseResult(
     readonly histogram: Histogram;
     readonly counters: CoreCounters;
     readonly perThread: readonly ThreadResult[];
+    readonly mainThread?: { readonly cpuMs: number; readonly runQueueMs: number } | undefined;
   },
 ): CorePhaseResult {
   const { ops, elapsedMs, histogram, counters } = measured;
@@ -71,5 +74,6 @@ export function corePhaseResult(
       checksum: counters.checksum.toString(16).padStart(8, '0'),
     },
     perThread: measured.perThread,
+    ...(measured.mainThread === undefined ? {} : { mainThread: measured.mainThread }),
   };
 }

@@ -71,6 +71,9 @@ export interface ThreadResult {
   readonly opsPerSecond: number;
   /** Waiting for other threads' earlier writes or scans (phases with both; op-order.ts). */
   readonly orderWaitMs: number;
+  /** On a CPU, and runnable but waiting for one, over the phase (Linux only; thread-time.ts). */
+  readonly cpuMs?: number;
+  readonly runQueueMs?: number;
 }
 
 export interface PhaseResult {

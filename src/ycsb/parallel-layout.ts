@@ -107,6 +107,8 @@ export interface DoneMessage {
   readonly elapsedMs: number;
   /** Time spent waiting for other threads' earlier writes or scans (ordered phases). */
   readonly orderWaitMs: number;
+  /** This thread's time on a CPU and waiting for one over the phase (thread-time.ts; Linux). */
+  readonly scheduler: { readonly cpuMs: number; readonly runQueueMs: number } | undefined;
 }
 
 export type WorkerMessage =

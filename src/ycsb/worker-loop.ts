@@ -31,6 +31,7 @@ import {
   type WorkerMessage,
 } from './parallel-layout.js';
 import { createSampleBuffer, runAsyncOps, runSyncOps, warmUpReads } from './phase-loop.js';
+import { threadTime, threadTimeSpent } from './thread-time.js';
 import { Op } from './workload.js';
 
 /** Bounds one wait at the start barrier; the loop re-checks ABORT after each. */
@@ -134,11 +135,13 @@ async function runPhase(
     Atomics.add(control, CONTROL_READY, 1);
     Atomics.notify(control, CONTROL_READY);
     waitForStart(control, message.generation);
+    const startedTime = threadTime();
     const startedMs = performance.now();
     const running = phase.run();
     const outcome = running instanceof Promise ? await running : running;
     const elapsedMs = performance.now() - startedMs;
     signalDone();
+    const scheduler = threadTimeSpent(startedTime, threadTime());
     recordSamples(histogram, samplesNs);
     return {
       type: 'done',
@@ -147,6 +150,7 @@ async function runPhase(
       histogram: encodeIntoCompressedBase64(histogram),
       elapsedMs,
       orderWaitMs: phase.order?.waitedMs ?? 0,
+      scheduler,
     };
   } catch (error) {
     // Threads waiting for this one's order words (or at the barrier) must give up too.

@@ -252,6 +252,9 @@ export function mergeReplies(
       elapsedMs: reply.elapsedMs,
       opsPerSecond: reply.elapsedMs > 0 ? Math.round((ops * 1000) / reply.elapsedMs) : 0,
       orderWaitMs: reply.orderWaitMs,
+      ...(reply.scheduler === undefined
+        ? {}
+        : { cpuMs: reply.scheduler.cpuMs, runQueueMs: reply.scheduler.runQueueMs }),
     };
   });
 }
