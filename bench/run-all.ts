@@ -17,6 +17,7 @@ import { runEhashMicro } from './ehash-micro.js';
 import { runRecoveryBench } from './ehash-recovery.js';
 import { runEngineBench } from './engine.js';
 import { gitCommit } from './git-commit.js';
+import { runIndexBench } from './index.js';
 import { runLocksBench } from './locks.js';
 import { runSstBench } from './sst.js';
 import { runYcsbBlobBench } from './ycsb-blob.js';
@@ -57,6 +58,9 @@ export async function runAll(options: {
   const blobYcsb = await runYcsbBlobBench({ quick: options.quick, log });
   process.stdout.write(`${blobYcsb.text}\n\n`);
   sections.push(blobYcsb.markdown);
+  const indexes = await runIndexBench({ quick: options.quick, log });
+  process.stdout.write(`${indexes.text}\n\n`);
+  sections.push(indexes.markdown);
   const markdown = `${sections.join('\n\n')}\n`;
   const path = options.quick
     ? join(root, 'bench', 'out', 'RESULTS.quick.md')
