@@ -15,7 +15,7 @@ import type { KeyDistribution } from './key-choosers.js';
 import { KV_DURABILITY, type KvEngine, type KvEngineName, openKvEngine } from './kv-engines.js';
 import { createLatencyHistogram, measureClockOverheadNs, recordSamples } from './latency.js';
 import { createSampleBuffer, isPowerOfTwo } from './phase-loop.js';
-import { threadTime, threadTimeSpent } from './thread-time.js';
+import { cpuMsSince, threadTime, threadTimeSpent } from './thread-time.js';
 import type { WorkerRunner } from './worker-runner.js';
 
 export type { CorePhaseResult, CoreVerification } from './core-result.js';
@@ -191,10 +191,12 @@ async function runLoad(
   const { keys, recordCount, sampleEvery } = context;
   const samplesNs = createSampleBuffer(recordCount, sampleEvery);
   const startedTime = threadTime();
+  const startedCpu = process.cpuUsage();
   const startedMs = performance.now();
   const ops = { count: recordCount, keynums: undefined };
   await runCoreLoad(engine, keys, ops, { sampleEvery, samplesNs });
   const elapsedMs = performance.now() - startedMs;
+  const processCpuMs = cpuMsSince(startedCpu);
   const mainThread = threadTimeSpent(startedTime, threadTime());
   return withSamples(samplesNs, (histogram) =>
     corePhaseResult('load', {
@@ -206,6 +208,7 @@ async function runLoad(
       counters: emptyCoreCounters(),
       perThread: [],
       mainThread,
+      processCpuMs,
     }),
   );
 }
@@ -218,9 +221,11 @@ async function runTransactions(
   buildRunKeys(keys, run); // keys built untimed
   const samplesNs = createSampleBuffer(run.count, sampleEvery);
   const startedTime = threadTime();
+  const startedCpu = process.cpuUsage();
   const startedMs = performance.now();
   const counters = await runCoreOps(engine, keys, run, { sampleEvery, samplesNs });
   const elapsedMs = performance.now() - startedMs;
+  const processCpuMs = cpuMsSince(startedCpu);
   const mainThread = threadTimeSpent(startedTime, threadTime());
   return withSamples(samplesNs, (histogram) =>
     corePhaseResult(run.workload, {
@@ -232,6 +237,7 @@ async function runTransactions(
       counters,
       perThread: [],
       mainThread,
+      processCpuMs,
     }),
   );
 }

@@ -76,7 +76,11 @@ export async function runCoreRunOnThreads(
 
 function merge(
   phase: CorePhaseResult['phase'],
-  measured: { readonly elapsedMs: number; readonly replies: readonly DoneMessage[] },
+  measured: {
+    readonly elapsedMs: number;
+    readonly processCpuMs: number;
+    readonly replies: readonly DoneMessage[];
+  },
   context: {
     readonly ops: number;
     readonly kindCounts: readonly number[];
@@ -102,6 +106,7 @@ function merge(
       histogram,
       counters,
       perThread,
+      processCpuMs: measured.processCpuMs,
     });
   } finally {
     histogram.destroy();

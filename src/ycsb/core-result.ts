@@ -27,6 +27,8 @@ export interface CorePhaseResult {
   readonly perThread: readonly ThreadResult[];
   /** The main thread's time on a CPU and waiting for one, when the phase ran there (Linux). */
   readonly mainThread?: { readonly cpuMs: number; readonly runQueueMs: number };
+  /** CPU of the whole process over the phase: client threads plus flushes, compactions, GC. */
+  readonly processCpuMs: number;
 }
 
 /** The load phase's kinds (OP_* order): every op an INSERT. */
@@ -48,6 +50,7 @@ export function corePhaseResult(
     readonly counters: CoreCounters;
     readonly perThread: readonly ThreadResult[];
     readonly mainThread?: { readonly cpuMs: number; readonly runQueueMs: number } | undefined;
+    readonly processCpuMs: number;
   },
 ): CorePhaseResult {
   const { ops, elapsedMs, histogram, counters } = measured;
@@ -75,5 +78,6 @@ export function corePhaseResult(
     },
     perThread: measured.perThread,
     ...(measured.mainThread === undefined ? {} : { mainThread: measured.mainThread }),
+    processCpuMs: measured.processCpuMs,
   };
 }

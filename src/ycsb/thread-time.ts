@@ -35,3 +35,9 @@ export function threadTimeSpent(
     runQueueMs: (end.runQueueNs - start.runQueueNs) / 1e6,
   };
 }
+
+/** User plus system CPU of the whole process (every thread) since `start`, in ms. */
+export function cpuMsSince(start: NodeJS.CpuUsage): number {
+  const spent = process.cpuUsage(start);
+  return (spent.user + spent.system) / 1000;
+}

@@ -22,6 +22,7 @@ import {
   type WorkerMessage,
 } from './parallel-layout.js';
 import { PhaseProgress } from './progress.js';
+import { cpuMsSince } from './thread-time.js';
 
 /** How often the main thread re-checks for dead workers and redraws progress while waiting. */
 const POLL_MS = 100;
@@ -40,6 +41,8 @@ export interface PhaseRequest {
 export interface PhaseReplies {
   /** From the start barrier to the last thread's DONE, on the main thread's clock. */
   readonly elapsedMs: number;
+  /** CPU time of the whole process (every thread, background work too) over the same span. */
+  readonly processCpuMs: number;
   /** One per thread, in thread order. */
   readonly replies: readonly DoneMessage[];
 }
@@ -95,6 +98,7 @@ export class WorkerRunner {
     }
     await this.waitForCount(CONTROL_READY, () => {});
     const progress = new PhaseProgress(request.label, request.count, request.showProgress);
+    const startedCpu = process.cpuUsage();
     const startedMs = performance.now();
     Atomics.store(this.control, CONTROL_START, generation);
     Atomics.notify(this.control, CONTROL_START);
@@ -104,7 +108,8 @@ export class WorkerRunner {
       progress.stop();
     }
     const elapsedMs = performance.now() - startedMs;
-    return { elapsedMs, replies: await this.collect(generation) };
+    const processCpuMs = cpuMsSince(startedCpu);
+    return { elapsedMs, processCpuMs, replies: await this.collect(generation) };
   }
 
   /**
