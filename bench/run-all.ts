@@ -23,6 +23,7 @@ import { runSstBench } from './sst.js';
 import { runYcsbBlobBench } from './ycsb-blob.js';
 import { COMPARE_PRESETS, type ComparePreset, runYcsbCompare } from './ycsb-compare.js';
 import { runYcsbCoreBench } from './ycsb-core.js';
+import { runYcsbThreadsBench } from './ycsb-threads.js';
 
 export async function runAll(options: {
   quick: boolean;
@@ -52,6 +53,9 @@ export async function runAll(options: {
   const core = await runYcsbCoreBench({ quick: options.quick, log, svgName });
   process.stdout.write(`${core.text}\n\n`);
   sections.push(core.markdown);
+  const threads = await runYcsbThreadsBench({ quick: options.quick, log });
+  process.stdout.write(`${threads.text}\n\n`);
+  sections.push(threads.markdown);
   const append = await runAppendPasses({ quick: options.quick, log });
   process.stdout.write(`${append.text}\n\n`);
   sections.push(append.markdown);
