@@ -170,6 +170,40 @@ describe('attached handles', () => {
     }
   }, 60_000);
 
+  test("blob GC keeps the old files a worker's snapshot still reads", async () => {
+    const db = await Strata.open(`${temp.path}/blob-gc`, {
+      ...CHURN,
+      minBlobSize: 256,
+      blobFileSize: 4096,
+      blobGcGarbageRatio: 0.1,
+    });
+    try {
+      await db.put('k', 'a'.repeat(1000));
+      const running = start(db, { kind: 'blobSnapshot' });
+      expect((await running.next())['ready']).toBe(true);
+      await db.put('k', 'b'.repeat(1000));
+      await db.flush();
+      await db.compactRange();
+      let collected: number | undefined;
+      const gc = db.collectBlobGarbage().then((files) => {
+        collected = files;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      // GC waits for the worker's snapshot before it removes the file the snapshot reads.
+      expect(collected).toBeUndefined();
+      running.worker.postMessage('go');
+      const result = await running.next();
+      expect(result['failed']).toBeUndefined();
+      expect(result['value']).toBe('a'.repeat(1000));
+      await gc;
+      expect(collected).toBeGreaterThan(0);
+      expect(text(db.get('k'))).toBe('b'.repeat(1000));
+      await running.exited;
+    } finally {
+      await db.close();
+    }
+  }, 60_000);
+
   test('closing the coordinator under a busy worker fails its calls with ERR_CLOSED', async () => {
     const db = await Strata.open(`${temp.path}/close`, CHURN);
     const running = start(db, { kind: 'untilClosed' });

@@ -222,6 +222,8 @@ const SLOWDOWN_DELAY_MS = 1;
 
 /** The file names inside `dir`. */
 export const IMAGE_FILE_NAME = 'strata.nvm';
+/** How often blob GC re-checks attached threads' snapshots while it waits for old readers. */
+const READER_POLL_MS = 20;
 export const CATALOG_DIR_NAME = 'catalog';
 
 const ARENA_RUN_BYTES_MAX = 1 << 20;
@@ -260,6 +262,7 @@ export class Strata {
   /** Seqs of the read views iterators hold, with how many hold each. */
   readonly #viewSeqs = new Map<Seq, number>();
   #readerWaiters: ReaderWaiter[] = [];
+  #readerPoll: ReturnType<typeof setInterval> | undefined;
   #mutable: LiveMemtable;
   /** Frozen, not yet flushed; oldest first. */
   #immutables: LiveMemtable[];
@@ -955,6 +958,7 @@ export class Strata {
     for (const waiter of this.#readerWaiters.splice(0)) {
       waiter.reject(new StrataError('ERR_CLOSED', `database ${this.dir} is closed`));
     }
+    if (this.#readerPoll !== undefined) clearInterval(this.#readerPoll);
     await this.#blobGc.whenIdle();
     await this.#blobs.whenIdle();
     await this.#pool?.destroy();
@@ -1105,6 +1109,10 @@ export class Strata {
     for (const snapshot of this.#snapshots) {
       if (oldest === undefined || snapshot.seq < oldest) oldest = snapshot.seq;
     }
+    // Attached threads' snapshots read old blob references too (their views are pinned apart).
+    for (const seq of this.#handles?.snapshotSeqs() ?? []) {
+      if (oldest === undefined || seq < oldest) oldest = seq;
+    }
     return oldest;
   }
 
@@ -1114,6 +1122,11 @@ export class Strata {
     if (oldest === undefined || oldest >= seq) return Promise.resolve();
     return new Promise((resolve, reject) => {
       this.#readerWaiters.push({ seq, resolve, reject });
+      // An attached thread releases its snapshots in shared memory, without telling us: poll.
+      if (this.#handles !== undefined && this.#readerPoll === undefined) {
+        this.#readerPoll = setInterval(() => this.#wakeReaderWaiters(), READER_POLL_MS);
+        this.#readerPoll.unref();
+      }
     });
   }
 
@@ -1126,6 +1139,10 @@ export class Strata {
       else waiting.push(waiter);
     }
     this.#readerWaiters = waiting;
+    if (waiting.length === 0 && this.#readerPoll !== undefined) {
+      clearInterval(this.#readerPoll);
+      this.#readerPoll = undefined;
+    }
   }
 
   #dropIfUnused(live: LiveMemtable): void {

@@ -9,6 +9,7 @@
  *   reads both to the end (the coordinator overwrote, flushed and compacted meanwhile).
  * - `untilClosed`: gets and puts in a loop until a call fails; reports the code.
  * - `exit`: attaches and exits without closing.
+ * - `blobSnapshot`: a snapshot read of key `k` (a blob) after the coordinator's blob GC moved it.
  * - `fields`: putFields `count` records while the store has an index; queries it.
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -17,7 +18,7 @@ import { Strata } from '../strata.js';
 
 interface Task {
   readonly handle: StrataHandle;
-  readonly kind: 'writer' | 'snapshot' | 'untilClosed' | 'exit' | 'fields';
+  readonly kind: 'writer' | 'snapshot' | 'untilClosed' | 'exit' | 'fields' | 'blobSnapshot';
   readonly prefix?: string;
   readonly count?: number;
   readonly mainKeys?: readonly string[];
@@ -52,6 +53,16 @@ async function main(): Promise<void> {
     const direct = db.directWrites;
     await db.close();
     port.postMessage({ mismatches, scanned, direct });
+    return;
+  }
+  if (task.kind === 'blobSnapshot') {
+    const snapshot = db.snapshot();
+    port.postMessage({ ready: true });
+    await new Promise<void>((resolve) => port.once('message', () => resolve()));
+    const value = text(snapshot.get('k'));
+    snapshot.release();
+    await db.close();
+    port.postMessage({ value });
     return;
   }
   if (task.kind === 'fields') {
