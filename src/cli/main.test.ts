@@ -241,8 +241,7 @@ describe('strata CLI (compiled, dist/src/cli/main.js)', () => {
   test('stress: a short run prints its report (exit 0); a changed --keys and bad flags are refused', () => {
     const dir = join(scratch, 'stress');
     const args = ['stress', '--threads', '1', '--seconds', '1', '--seed', '2', '--dir', dir];
-    // --tolerate-known-issues: until src/stress/stress-config.ts KNOWN_ENGINE_ISSUES is empty.
-    const run = strata(...args, '--keys', '40', '--tolerate-known-issues');
+    const run = strata(...args, '--keys', '40');
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
     expect(run.stdout).toMatch(/^strata stress: 1 thread, 1 s, seed 2, 40 keys per thread, /);

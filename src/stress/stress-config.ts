@@ -19,15 +19,8 @@ export const KNOWN_ENGINE_ISSUES: readonly {
   readonly summary: string;
   matches(error: unknown): boolean;
 }[] = [
-  {
-    id: 'blob-gc-attached-readers',
-    summary:
-      "blob GC waits only for the coordinator's own snapshots and iterators, so it removes blob " +
-      "files an attached thread's snapshot or view still names: that thread's read fails ERR_IO",
-    matches: (error) =>
-      (error as { code?: unknown }).code === 'ERR_IO' &&
-      /cannot open blob file/.test((error as { message?: unknown }).message as string),
-  },
+  // Fixed: 'blob-gc-attached-readers' (blob GC removed blob files an attached thread's snapshot
+  // still read; it now waits for attached snapshots too, src/db/attach.test.ts).
 ];
 
 export function knownIssueOf(error: unknown): string | undefined {

@@ -207,6 +207,9 @@ export class StressThread {
       case 'compactRange':
         return this.#compactRange();
       case 'collectBlobGarbage':
+        // GC waits for every snapshot older than its commit, this thread's own too: awaiting it
+        // while holding one would wait forever (as on the coordinator; src/db/README.md).
+        this.#snapshots.releaseAll();
         await this.#db.collectBlobGarbage();
         return;
     }

@@ -42,8 +42,6 @@ describe('strata stress', () => {
         seed: 7,
         opsPerThread: Number.POSITIVE_INFINITY,
         keysPerThread: 120,
-        // Until the blob GC bug in stress-config.ts KNOWN_ENGINE_ISSUES is fixed.
-        tolerateKnownIssues: true,
       };
       const report = await runStress(config);
       console.log(
@@ -94,12 +92,10 @@ describe('strata stress', () => {
         '--kill-after',
         SLOW ? '300-2000' : '1500-3000',
       ];
-      const known = ['--tolerate-known-issues']; // until KNOWN_ENGINE_ISSUES is empty
-      const { code, stdout, stderr } = await run([...args, ...loop, ...known, '--json']);
+      const { code, stdout, stderr } = await run([...args, ...loop, '--json']);
       expect(stderr).toBe('');
       const report = JSON.parse(stdout) as CrashLoopReport;
       console.log(report.rounds.map((round) => JSON.stringify(round)).join('\n'));
-      console.log(`known engine issues tolerated: ${report.counters.knownIssues}`);
       expect(report.failures).toEqual([]);
       expect(code).toBe(0);
       expect(report.crashes).toBe(kills);
