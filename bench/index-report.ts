@@ -39,6 +39,7 @@ export function renderIndexReport(
       (table, index) => `${captions[index]}\n${renderTable(table.headers, table.rows)}`,
     ),
     summary.join('\n'),
+    `Cores other processes used, by phase: ${cpuShareText(result)}.`,
   ].join('\n\n');
   const markdown = [
     markers.begin,
@@ -213,11 +214,21 @@ function notesOf(result: IndexBenchResult): string[] {
   const load = (values: readonly number[]) => values.map((value) => value.toFixed(2)).join(' / ');
   return [
     `date: ${new Date().toISOString()}, node ${process.version}, commit ${gitCommit(packageRoot())}; ${result.cores} cores, load average (1/5/15 min) ${load(result.loadAtStart)} at the start, ${load(loadavg())} at the end; the whole bench took ${result.elapsedSeconds.toFixed(0)} s (cores shared with other work: numbers move ±2x between runs)${result.quick ? '. Quick run: sizes too small to mean anything.' : ''}`,
+    `Cores other processes used on average, by phase (/proc/stat minus this process): ${cpuShareText(result)}.`,
     `Records: ${formatCount(sizes.query.recordCount)} books \`book:0000001\`…, each a field record \`{ author: one of ${formatCount(sizes.query.authorCount)} (author-00042), year: 1900–2024, title: 40 letters }\` (~${result.recordBytes} bytes of key + value), loaded in batches of ${LOAD_BATCH_RECORDS} records, ${LOAD_BATCHES_IN_FLIGHT} batches in flight, into Strata (\`compactionThreads: ${COMPACTION_THREADS}\`, other options default, no index during the load) and into classic-level (defaults) with one \`idx:author:<author>:<key>\` key per record in the same batch. Then Strata is compacted down (\`compactRange\`, ${seconds(result.compactMs)} s, untimed; tables ${formatCount(result.tableBytes / 2 ** 20)} MiB), closed and copied for each build.`,
     `Queries: ${formatCount(sizes.query.queryCount)} random authors (the same for every method), one query awaited at a time, in ${sizes.query.rounds} rounds with the methods in rotating order, after ${sizes.query.warmUpQueries} untimed warm-up queries each; the full scan runs for the first ${sizes.query.scanCount} of them. Every answer is checked: all methods return the same keys, as many as were loaded, and each scan equals the index's answer.`,
     `Builds: on a fresh copy of the compacted directory each, opened with \`indexBuildThreads\` 1 or 2 (compaction pool ${COMPACTION_THREADS}), in ABBA order; timed from \`createIndex\` until it resolves (flush, scan slices on the pool, merge of the slices' outputs, ingest). A build cuts at most one slice per worker at table boundaries of level 1 and below. \`scan s\` runs until the slices' outputs start merging (marked by Strata's \`beforeCompactionTask\` test hook; one slice needs no merge), \`merge + ingest s\` from there; \`CPU ÷ wall\` is the process's CPU time (every thread) over the build's wall time: near 2 means both cores worked.`,
     `Write cost: ${formatCount(sizes.write.writeCount)} writes per store, ${sizes.write.inFlight} in flight, half inserting a new book and half rewriting a book written before with new values in every field; ${sizes.write.rounds} rounds, eight fresh databases open at once in rotating order, median round. Strata: defaults, \`createIndex\` on the empty database first, then \`putFields\`. classic-level DIY: 0 indexes a plain \`put\`; otherwise \`get\` of the old record, then one \`batch\` of the record, a \`del\` of each changed field's old index key and a \`put\` of its new one. Bytes: Strata's memtableBytesWritten (records and index entries into the NVM memtable) and /proc/self/io wchar (LevelDB's log, flushes and compactions; Strata's tables) ÷ user bytes (key + field record), read after each round's background writes settled.`,
   ];
+}
+
+function cpuShareText(result: IndexBenchResult): string {
+  return result.cpu
+    .map(
+      (phase) =>
+        `${phase.phase} ${phase.otherCores === undefined ? '?' : phase.otherCores.toFixed(2)} (this process ${phase.ownCores.toFixed(2)}, ${seconds(phase.elapsedMs)} s)`,
+    )
+    .join('; ');
 }
 
 function figuresOf(result: IndexBenchResult, method: QueryMethod): LatencyFigures {

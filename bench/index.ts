@@ -28,6 +28,7 @@ import {
   runBuildRounds,
   timeBuild,
 } from './index-build.js';
+import { CpuPhases, type PhaseCpu } from './index-cpu.js';
 import { DiyIndexedLevel } from './index-diy.js';
 import { type LoadFigures, loadDiyLevel, loadStrata } from './index-load.js';
 import { type LatencyFigures, type QuerySizes, runQueries } from './index-query.js';
@@ -82,6 +83,8 @@ export interface IndexBenchResult {
   readonly authorBuild: BuildSample;
   readonly queries: readonly LatencyFigures[];
   readonly writes: readonly WriterFigures[];
+  /** Which share of the machine this process and the others used, phase by phase. */
+  readonly cpu: readonly PhaseCpu[];
   /** Mean key + field record bytes of a loaded book. */
   readonly recordBytes: number;
   readonly loadAtStart: readonly number[];
@@ -100,6 +103,7 @@ export async function runIndexBench(options: {
   const root = mkdtempSync(join(tmpdir(), 'strata-bench-index-'));
   const baseDir = join(root, 'strata');
   const tableOptions = { targetFileBytes: sizes.targetFileBytes };
+  const cpu = new CpuPhases();
   try {
     log(`index: loading ${sizes.query.recordCount} books into strata`);
     let db = await Strata.open(baseDir, buildPhaseOptions(1, tableOptions));
@@ -109,8 +113,10 @@ export async function runIndexBench(options: {
     const compactMs = performance.now() - compactStartedMs;
     const tableBytes = db.stats().tableBytes;
     await db.close();
+    cpu.end('load and compaction');
     const workDir = join(root, 'strata-build');
     const builds = await runBuildRounds({ baseDir, workDir }, { ...tableOptions, log });
+    cpu.end('builds');
     const opened = await openForBuilds(baseDir, 2, tableOptions);
     db = opened.db;
     let diy: DiyIndexedLevel | undefined;
@@ -121,10 +127,12 @@ export async function runIndexBench(options: {
       diy = await DiyIndexedLevel.open(join(root, 'level'), ['author']);
       const diyLoad = await loadDiyLevel(diy, sizes.query);
       const queries = await runQueries({ db, diy }, sizes.query, log);
+      cpu.end('author build, DIY load, queries');
       await diy.close();
       diy = undefined;
       await db.close();
       const writes = await runWriteCost(join(root, 'writes'), sizes.write, log);
+      cpu.end('write cost');
       const result: IndexBenchResult = {
         quick: options.quick,
         sizes,
@@ -136,6 +144,7 @@ export async function runIndexBench(options: {
         authorBuild,
         queries,
         writes,
+        cpu: cpu.phases,
         recordBytes: meanRecordBytes(sizes.query.authorCount),
         loadAtStart,
         cores: cpus().length,
