@@ -61,7 +61,7 @@ export type IndexState = 'building' | 'ready' | 'dropping';
 export interface IndexMeta {
   readonly name: string;
   /**
-   * Names the index's entries in the keyspace (`00 69 | id u32 BE | ...`, src/fields/). Taken
+   * Names the index's entries in the keyspace (`FF FF FF FF 69 78 | id u32 BE | ...`, src/fields/). Taken
    * from `nextFileNumber` when the index is created, so it is never reused within a database
    * (not even by a file), and kept through every later state.
    */

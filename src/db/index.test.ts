@@ -280,7 +280,7 @@ describe('field records', () => {
   test('keys in the reserved index keyspace are refused; user scans never show index entries', async () => {
     const db = await Strata.open(`${temp.path}/keyspace`, QUIET);
     try {
-      const reserved = Uint8Array.of(0x00, 0x69, 1);
+      const reserved = Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0x69, 0x78, 1);
       await expectCode(() => db.put(reserved, 'x'), 'ERR_INVALID_ARGUMENT');
       await expectCode(() => db.del(reserved), 'ERR_INVALID_ARGUMENT');
       await expectCode(
@@ -289,8 +289,8 @@ describe('field records', () => {
       );
       expect(() => db.get(reserved)).toThrow(/reserved/);
       // Keys on both sides of the index keyspace.
-      const below = Uint8Array.of(0x00, 0x68, 0xff);
-      const above = Uint8Array.of(0x00, 0x6a);
+      const below = Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0x69, 0x77, 0xff);
+      const above = Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0x69, 0x79);
       await db.putFields(below, { f: 'v' });
       await db.putFields(above, { f: 'v' });
       await db.putFields('z', { f: 'v' });
@@ -298,15 +298,18 @@ describe('field records', () => {
       for (const flushed of [false, true]) {
         if (flushed) await db.flush();
         const forward = [...db.iterator()].map(([key]) => [...key]);
-        expect(forward).toEqual([[...below], [...above], [...Buffer.from('z')]]);
+        expect(forward).toEqual([[...Buffer.from('z')], [...below], [...above]]);
         const backward = [...db.iterator({ reverse: true })].map(([key]) => [...key]);
         expect(backward).toEqual([...forward].reverse());
         const inside = [
-          ...db.iterator({ gte: Uint8Array.of(0x00, 0x69), lt: Uint8Array.of(0x00, 0x6a, 0) }),
+          ...db.iterator({
+            gte: Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0x69, 0x78),
+            lt: Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0x69, 0x79, 0),
+          }),
         ];
         expect(inside.map(([key]) => [...key])).toEqual([[...above]]);
         const cursor = db.iterator();
-        cursor.seek(Uint8Array.of(0x00, 0x69, 0, 0, 0));
+        cursor.seek(Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0x69, 0x78, 0, 0, 0));
         expect([...cursor.key()]).toEqual([...above]);
         cursor.prev();
         expect([...cursor.key()]).toEqual([...below]);

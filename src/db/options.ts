@@ -6,6 +6,7 @@
 import type { NvmBackendKind } from '../../nvm/types.js';
 import { RESERVE_POLICY_DEFAULT, type ReservePolicy } from '../blob/reserve-policy.js';
 import { StrataError } from '../errors.js';
+import { hasIndexKeyspacePrefix } from '../fields/index-key.js';
 
 export interface StrataOptions {
   /** Freeze and flush the mutable memtable once its arena holds more bytes. Default 64 MiB. */
@@ -322,9 +323,11 @@ function isIntegerIn(value: unknown, min: number, max: number): value is number 
 export function encodeKey(key: unknown, maxKeyBytes: number, what = 'key'): Uint8Array {
   const bytes = toBytes(key, what);
   if (bytes.length === 0) throw invalid(`${what} must not be empty`);
-  if (bytes.length >= 2 && bytes[0] === 0x00 && bytes[1] === 0x69) {
-    // src/fields/index-key.ts INDEX_KEYSPACE_PREFIX: secondary-index entries live there.
-    throw invalid(`${what} starts with the bytes 00 69, which are reserved for index entries`);
+  if (bytes[0] === 0xff && hasIndexKeyspacePrefix(bytes)) {
+    // Secondary-index entries live there (src/fields/FORMAT.md, "The keyspace").
+    throw invalid(
+      `${what} starts with the bytes FF FF FF FF 69 78, which are reserved for index entries`,
+    );
   }
   if (bytes.length > maxKeyBytes) {
     throw new StrataError(

@@ -273,7 +273,7 @@ function handMade(settings: Partial<IndexBuildTask> = {}): Scenario {
         // Entries already in the index keyspace, of this index and another: not records.
         put(encodeIndexKey(INDEX_ID, utf8('red'), utf8('zz')), 2, new Uint8Array(0)),
         put(encodeIndexKey(INDEX_ID + 1, utf8('red'), utf8('zz')), 2, record({ color: 'no' })),
-        put(Uint8Array.of(0x00, 0x69), 2, record({ color: 'no' })),
+        put(Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0x69, 0x78), 2, record({ color: 'no' })),
         put('k2', 45, record({ color: 'late' })), // after the deletion, below readSeq
         put('k9', 50, record({ color: 'at-read-seq' })),
         put(nulName, 17, record({ color: 'nul-key' })),
@@ -337,7 +337,11 @@ describe('buildIndex', () => {
       { weight: 2, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 3 }) },
       {
         weight: 1,
-        arbitrary: fc.constantFrom(fromHex('0069'), fromHex('00690000000701'), fromHex('006a')),
+        arbitrary: fc.constantFrom(
+          fromHex('ffffffff6978'),
+          fromHex('ffffffff69780000000701'),
+          fromHex('ffffffff6979'),
+        ),
       },
     );
     const fieldBytesArb = fc.oneof(

@@ -79,18 +79,29 @@ function allBounds(values: readonly Uint8Array[]): IndexValueBounds[] {
   return lowers.flatMap((lower) => uppers.map((upper) => ({ ...lower, ...upper })));
 }
 
-/** User keys the engine would accept: none starts with 00 69. They must fall in no range. */
-const USER_KEYS = ['00', '0068ff', '006a', '006a00', '01', '69', 'ff', '00ff'].map(fromHex);
+/** User keys the engine would accept: none starts with FF FF FF FF 69 78. They must fall in no range. */
+const USER_KEYS = [
+  '00',
+  'ffffffff6977ff',
+  'ffffffff6979',
+  'ffffffff697900',
+  '01',
+  '69',
+  'ff',
+  '00ff',
+].map(fromHex);
 
 describe('index entry keys', () => {
   test('golden bytes: prefix, id big-endian, escaped value, 00 01, primary key', () => {
     const key = encodeIndexKey(0x01020304, Uint8Array.of(0x61, 0x00, 0x62), Uint8Array.of(0x6b));
-    expect(hex(key)).toBe('0069' + '01020304' + '6100ff62' + '0001' + '6b');
-    expect(hex(encodeIndexKey(0, new Uint8Array(0), new Uint8Array(0)))).toBe('0069000000000001');
-    expect(hex(encodeIndexKey(0xffffffff, Uint8Array.of(0, 0), Uint8Array.of(0)))).toBe(
-      '0069ffffffff00ff00ff000100',
+    expect(hex(key)).toBe('ffffffff6978' + '01020304' + '6100ff62' + '0001' + '6b');
+    expect(hex(encodeIndexKey(0, new Uint8Array(0), new Uint8Array(0)))).toBe(
+      'ffffffff6978000000000001',
     );
-    expect(hex(INDEX_KEYSPACE_PREFIX)).toBe('0069');
+    expect(hex(encodeIndexKey(0xffffffff, Uint8Array.of(0, 0), Uint8Array.of(0)))).toBe(
+      'ffffffff6978ffffffff00ff00ff000100',
+    );
+    expect(hex(INDEX_KEYSPACE_PREFIX)).toBe('ffffffff6978');
   });
 
   test('decode round trip', () => {
@@ -134,15 +145,15 @@ describe('index entry keys', () => {
     const malformed: [string, string][] = [
       ['', 'not in the index keyspace'],
       ['00', 'not in the index keyspace'],
-      ['0068000000010001', 'not in the index keyspace'],
+      ['ffffffff6977000000010001', 'not in the index keyspace'],
       ['016900000001000161', 'not in the index keyspace'],
-      ['0069', 'too short'],
-      ['006900000001', 'too short'], // no room for a terminator
-      ['00690000000161', 'too short'],
-      ['0069000000016162', 'at byte 8: value not terminated'],
-      ['0069000000016100', 'at byte 8: value not terminated'], // a 00 as the last byte
-      ['006900000001610002', 'at byte 7: 00 followed by 02'],
-      ['00690000000100ff00fe0001', 'at byte 8: 00 followed by fe'],
+      ['ffffffff6978', 'too short'],
+      ['ffffffff697800000001', 'too short'], // no room for a terminator
+      ['ffffffff69780000000161', 'too short'],
+      ['ffffffff6978000000016162', 'at byte 12: value not terminated'],
+      ['ffffffff6978000000016100', 'at byte 12: value not terminated'], // a 00 as the last byte
+      ['ffffffff697800000001610002', 'at byte 11: 00 followed by 02'],
+      ['ffffffff69780000000100ff00fe0001', 'at byte 12: 00 followed by fe'],
     ];
     for (const [key, message] of malformed) {
       expectStrataError(() => decodeIndexKey(fromHex(key)), 'ERR_CORRUPT', [message]);
@@ -194,15 +205,17 @@ describe('index entry keys', () => {
     const key = encodeIndexKey(3, value, primaryKey);
     value[0] = 9;
     primaryKey[0] = 9;
-    expect(hex(key)).toBe('0069000000030100ff000107');
+    expect(hex(key)).toBe('ffffffff6978000000030100ff000107');
   });
 
   test('a changed INDEX_KEYSPACE_PREFIX export does not change the encoding', () => {
-    INDEX_KEYSPACE_PREFIX[1] = 0x70;
+    INDEX_KEYSPACE_PREFIX[5] = 0x70;
     try {
-      expect(hex(encodeIndexKey(0, new Uint8Array(0), new Uint8Array(0)))).toBe('0069000000000001');
+      expect(hex(encodeIndexKey(0, new Uint8Array(0), new Uint8Array(0)))).toBe(
+        'ffffffff6978000000000001',
+      );
     } finally {
-      INDEX_KEYSPACE_PREFIX[1] = 0x69;
+      INDEX_KEYSPACE_PREFIX[5] = 0x78;
     }
   });
 
@@ -332,14 +345,14 @@ describe('index key ranges', () => {
     );
   });
 
-  test('indexKeyspaceRange holds exactly one index; all of them lie in [00 69, 00 6A)', () => {
+  test('indexKeyspaceRange holds exactly one index; all of them lie in [FF FF FF FF 69 78, FF FF FF FF 69 79)', () => {
     for (const indexId of rangeIds) {
       const range = indexKeyspaceRange(indexId);
       expectRange(range, (entry) => entry.indexId === indexId, `keyspace of ${indexId}`);
       expect(indexRange(indexId, {})).toEqual(range);
     }
-    expect(hex(indexKeyspaceRange(0xffffffff).lt)).toBe('006a');
-    expect(hex(indexKeyspaceEnd())).toBe('006a');
+    expect(hex(indexKeyspaceRange(0xffffffff).lt)).toBe('ffffffff6979');
+    expect(hex(indexKeyspaceEnd())).toBe('ffffffff6979');
     const everything = { gte: INDEX_KEYSPACE_PREFIX.slice(), lt: indexKeyspaceEnd() };
     expectRange(everything, () => true, 'the whole index keyspace');
     for (const key of USER_KEYS) expect(hasIndexKeyspacePrefix(key)).toBe(false);
@@ -371,7 +384,7 @@ describe('keyspace partitions', () => {
     if (Buffer.compare(key, INDEX_KEYSPACE_PREFIX) < 0) return -1;
     if (Buffer.compare(key, indexKeyspaceEnd()) >= 0) return 2 ** 32;
     let low = 0; // P(low) <= key
-    let high = 2 ** 32; // P(high) > key (P(2^32) being 00 6A)
+    let high = 2 ** 32; // P(high) > key (P(2^32) being FF FF FF FF 69 79)
     while (high - low > 1) {
       const middle = Math.floor((low + high) / 2);
       if (Buffer.compare(indexKeyspaceRange(middle).gte, key) <= 0) low = middle;
@@ -380,26 +393,28 @@ describe('keyspace partitions', () => {
     return Buffer.compare(indexKeyspaceRange(low).gte, key) <= 0 ? low : -1;
   }
 
-  test('below 00 69 is -1, an entry key is its index id, from 00 6A on is 2^32', () => {
+  test('below FF FF FF FF 69 78 is -1, an entry key is its index id, from FF FF FF FF 69 79 on is 2^32', () => {
     expect(PARTITION_BELOW_INDEXES).toBe(-1);
     expect(PARTITION_ABOVE_INDEXES).toBe(2 ** 32);
     const cases: [string, number][] = [
       ['', -1],
       ['00', -1],
-      ['0068ffffffffffff', -1],
-      ['0069', -1],
-      ['006900000000', 0],
-      ['0069000000000001', 0],
-      ['00690000000100', 1],
-      ['0069000000010001ff', 1],
-      ['006912345678', 0x12345678],
-      ['0069ffffffff', 0xffffffff],
-      ['0069ffffffffffffffff', 0xffffffff],
-      ['006a', 2 ** 32],
-      ['006a00', 2 ** 32],
-      ['01', 2 ** 32],
-      ['61626364', 2 ** 32],
-      ['ff', 2 ** 32],
+      ['ffffffff6977ffffffffffff', -1],
+      ['ffffffff6978', -1],
+      ['ffffffff697800000000', 0],
+      ['ffffffff6978000000000001', 0],
+      ['ffffffff69780000000100', 1],
+      ['ffffffff6978000000010001ff', 1],
+      ['ffffffff697812345678', 0x12345678],
+      ['ffffffff6978ffffffff', 0xffffffff],
+      ['ffffffff6978ffffffffffffffff', 0xffffffff],
+      ['ffffffff6979', 2 ** 32],
+      ['ffffffff697900', 2 ** 32],
+      ['01', -1],
+      ['61626364', -1],
+      ['ff', -1],
+      ['ffffffff6a', 2 ** 32],
+      ['ffffffffffffffff', 2 ** 32],
     ];
     for (const [key, partition] of cases)
       expect(keyspacePartition(fromHex(key)), key).toBe(partition);
@@ -415,12 +430,12 @@ describe('keyspace partitions', () => {
   });
 
   test('a key in the keyspace too short for an id lies in the range of the index below it', () => {
-    // 00 69 05 sorts after every key of index 04 FF FF FF and before P(05 00 00 00).
-    expect(keyspacePartition(fromHex('006905'))).toBe(0x04ffffff);
-    expect(keyspacePartition(fromHex('00690500'))).toBe(0x04ffffff);
-    expect(keyspacePartition(fromHex('0069000001'))).toBe(0xff);
-    expect(keyspacePartition(fromHex('00690000'))).toBe(-1);
-    expect(keyspacePartition(fromHex('0069ffffff'))).toBe(0xfffffeff);
+    // FF FF FF FF 69 78 05 sorts after every key of index 04 FF FF FF and before P(05 00 00 00).
+    expect(keyspacePartition(fromHex('ffffffff697805'))).toBe(0x04ffffff);
+    expect(keyspacePartition(fromHex('ffffffff69780500'))).toBe(0x04ffffff);
+    expect(keyspacePartition(fromHex('ffffffff6978000001'))).toBe(0xff);
+    expect(keyspacePartition(fromHex('ffffffff69780000'))).toBe(-1);
+    expect(keyspacePartition(fromHex('ffffffff6978ffffff'))).toBe(0xfffffeff);
   });
 
   test('against the definition, and never decreasing as keys grow (random keys)', () => {
@@ -428,9 +443,18 @@ describe('keyspace partitions', () => {
       fc.uint8Array({ maxLength: 8 }),
       fc
         .tuple(fc.uint8Array({ maxLength: 6 }), edgeBytesArb)
-        .map(([tail, more]) => Uint8Array.of(0x00, 0x69, ...tail, ...more)),
+        .map(([tail, more]) => Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0x69, 0x78, ...tail, ...more)),
       entryArb.map(keyOf),
-      fc.constantFrom(...['00', '0068', '0069', '006a', '0069ff', '0069ffffffff'].map(fromHex)),
+      fc.constantFrom(
+        ...[
+          '00',
+          'ffffffff6977',
+          'ffffffff6978',
+          'ffffffff6979',
+          'ffffffff6978ff',
+          'ffffffff6978ffffffff',
+        ].map(fromHex),
+      ),
     );
     fc.assert(
       fc.property(keyArb, keyArb, (left, right) => {

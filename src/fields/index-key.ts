@@ -3,11 +3,11 @@
  * user keys are kept out of, and sort bytewise by (index id, field value, primary key).
  * FORMAT.md, "Index entry key".
  *
- *   +-----------+-----------+----------------------------------+------------+--------------+
- *   | prefix    | indexId   | escaped value                    | terminator | primary key  |
- *   | 00 69     | u32 BE    | value, each 00 written as 00 FF  | 00 01      | raw, to end  |
- *   +-----------+-----------+----------------------------------+------------+--------------+
- *    0           2           6                                  6 + e        8 + e
+ *   +-------------------+-----------+----------------------------------+------------+-------------+
+ *   | prefix            | indexId   | escaped value                    | terminator | primary key |
+ *   | FF FF FF FF 69 78 | u32 BE    | value, each 00 written as 00 FF  | 00 01      | raw, to end |
+ *   +-------------------+-----------+----------------------------------+------------+-------------+
+ *    0                   6           10                                 10 + e       12 + e
  *
  * Inside the escaped value a 00 is always followed by FF, so the first 00 01 ends it: the value
  * part is self-delimiting and no value's part is a prefix of another's. Bytewise, escaping
@@ -19,11 +19,12 @@ import { StrataError } from '../errors.js';
 import type { U32 } from '../sst/table-format.js';
 
 /**
- * Every index entry key starts with these bytes; the index keyspace is [00 69, 00 6A). The
+ * Every index entry key starts with these bytes; the index keyspace is
+ * [FF FF FF FF 69 78, FF FF FF FF 69 79). The
  * engine refuses user keys that start with them (ERR_INVALID_ARGUMENT), so user data never
  * lands there, and user iterators must skip the range. On disk: never change it.
  */
-export const INDEX_KEYSPACE_PREFIX: Uint8Array = Uint8Array.of(0x00, 0x69);
+export const INDEX_KEYSPACE_PREFIX: Uint8Array = Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0x69, 0x78);
 /** This module's own copy: a typed array cannot be frozen, so the export could be mutated. */
 const PREFIX: Uint8Array = INDEX_KEYSPACE_PREFIX.slice();
 
@@ -149,31 +150,35 @@ export function indexKeyspaceRange(indexId: U32): IndexKeyRange {
 
 /** Whether `key` lies in the index keyspace; the engine refuses such user keys. */
 export function hasIndexKeyspacePrefix(key: Uint8Array): boolean {
-  return key.length >= PREFIX.length && key[0] === PREFIX[0] && key[1] === PREFIX[1];
+  if (key.length < PREFIX.length) return false;
+  for (let index = 0; index < PREFIX.length; index++) {
+    if (key[index] !== PREFIX[index]) return false;
+  }
+  return true;
 }
 
-/** keyspacePartition of every key below the index keyspace (bytewise < 00 69). */
+/** keyspacePartition of every key below the index keyspace (bytewise < FF FF FF FF 69 78). */
 export const PARTITION_BELOW_INDEXES: number = -1;
-/** keyspacePartition of every key at or above the end of the index keyspace (00 6A). */
+/** keyspacePartition of every key at or above the end of the index keyspace (FF FF FF FF 69 79). */
 export const PARTITION_ABOVE_INDEXES: number = 2 ** 32;
 
 /**
  * Which part of the keyspace holds `userKey`, as a number that never decreases as keys grow:
- * PARTITION_BELOW_INDEXES (-1) below 00 69, the id i of the index whose range
+ * PARTITION_BELOW_INDEXES (-1) below FF FF FF FF 69 78, the id i of the index whose range
  * indexKeyspaceRange(i) = [P(i), P(i + 1)) holds the key, or PARTITION_ABOVE_INDEXES (2^32) from
- * 00 6A on. Compaction never lets one output table hold keys of two partitions, so that an index
+ * FF FF FF FF 69 79 on. Compaction never lets one output table hold keys of two partitions, so that an index
  * build can ingest tables of one index's range without overlapping any other table's range.
  *
- * A key with the prefix but shorter than 6 bytes is no entry key (the engine refuses such user
+ * A key with the prefix but shorter than 10 bytes is no entry key (the engine refuses such user
  * keys), yet it has a place in the order: it sorts just below P(p), p being its id bytes padded
- * with zeros, so it lies in index p - 1's range (below index 0's for p = 0: `00 69` is -1).
+ * with zeros, so it lies in index p - 1's range (below index 0's for p = 0: `FF FF FF FF 69 78` is -1).
  */
 export function keyspacePartition(userKey: Uint8Array): number {
   // Compaction asks once per user key, so this compares bytes rather than calling Buffer.compare.
-  // A key that differs from the prefix within it lies below 00 69, or at or above 00 6A.
+  // A key that differs from the prefix within it lies below FF FF FF FF 69 78, or at or above FF FF FF FF 69 79.
   for (let index = 0; index < PREFIX.length; index++) {
     const byte = userKey[index];
-    if (byte === undefined) return PARTITION_BELOW_INDEXES; // a proper prefix of 00 69
+    if (byte === undefined) return PARTITION_BELOW_INDEXES; // a proper prefix of FF FF FF FF 69 78
     if (byte < PREFIX[index]!) return PARTITION_BELOW_INDEXES;
     if (byte > PREFIX[index]!) return PARTITION_ABOVE_INDEXES;
   }
@@ -183,7 +188,7 @@ export function keyspacePartition(userKey: Uint8Array): number {
   return readU32BigEndian(padded, 0) - 1;
 }
 
-/** The first key after the index keyspace: 00 6A. */
+/** The first key after the index keyspace: FF FF FF FF 69 79. */
 export function indexKeyspaceEnd(): Uint8Array {
   const end = PREFIX.slice();
   end[end.length - 1]! += 1;
@@ -272,7 +277,6 @@ function corrupt(offsetBytes: number, detail: string): StrataError {
   return new StrataError('ERR_CORRUPT', `corrupt index key at byte ${offsetBytes}: ${detail}`);
 }
 
-assert(PREFIX.length === 2); // hasIndexKeyspacePrefix compares two bytes
-assert(PREFIX[1]! < 0xff); // indexKeyspaceEnd increments the last byte
+assert(PREFIX[PREFIX.length - 1]! < 0xff); // indexKeyspaceEnd increments the last byte
 assert(TERMINATOR < AFTER_VALUE && AFTER_VALUE < ESCAPED_ZERO); // see valueEnd
 assert(ESCAPE < TERMINATOR); // 00 is the only byte the value part must escape

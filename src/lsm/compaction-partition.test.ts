@@ -26,13 +26,22 @@ afterAll(() => folder.remove());
 let jobCount = 0;
 
 const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
-const BELOW = [Uint8Array.of(0x00, 0x01), Uint8Array.of(0x00, 0x68, 0xff, 0xff)];
+const BELOW = [
+  Uint8Array.of(0x00, 0x01),
+  utf8('apple'),
+  utf8('pear'),
+  Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0x69, 0x77, 0xff, 0xff),
+];
 const INDEX_1 = [
   encodeIndexKey(1, utf8('blue'), utf8('k1')),
   encodeIndexKey(1, utf8('red'), utf8('k2')),
 ];
 const INDEX_2 = [encodeIndexKey(2, Uint8Array.of(0), utf8('k3'))];
-const ABOVE = [Uint8Array.of(0x00, 0x6a), utf8('apple'), utf8('pear')];
+const ABOVE = [
+  Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0x69, 0x79),
+  Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0xff),
+  Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff),
+];
 
 function version(userKey: Uint8Array, seq: number, kind: InternalKeyKind = KIND_VALUE): Entry {
   return {
@@ -122,11 +131,11 @@ describe('compaction outputs and keyspace partitions', () => {
     ]);
     checkOutputs(result, written);
     // Nothing else changed: the newest version of each key, the tombstone kept (not bottommost).
-    expect(written.map((entries) => entries.length)).toEqual([2, 2, 1, 3]);
-    expect(result.entriesWritten).toBe(8);
+    expect(written.map((entries) => entries.length)).toEqual([4, 2, 1, 3]);
+    expect(result.entriesWritten).toBe(10);
     expect(result.versionsDropped).toBe(3);
     expect(written.flat().map((entry) => internalKeySeq(entry.key))).toEqual([
-      50, 11, 12, 51, 14, 15, 16, 52,
+      50, 11, 12, 13, 14, 51, 16, 17, 18, 52,
     ]);
     expect(result.outputs.map((output) => output.tempPath)).toEqual(
       [1, 2, 3, 4].map((n) => folder.file(`job${jobCount}-out-${n}.tmp`)),

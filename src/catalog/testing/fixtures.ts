@@ -49,8 +49,9 @@ export function internalTable(options: {
 }
 
 /**
- * A table of entries of index `id` (src/fields/ index-key.ts: `00 69 | id u32 BE | ...`), whose
- * user keys run from `00 69 | id | low` to `00 69 | id | high`.
+ * A table of entries of index `id`, whose user keys run from `00 69 | id | low` to
+ * `00 69 | id | high`: version 1's entry prefix (src/fields/FORMAT.md). The catalog never looks
+ * at the prefix, only at key order, so these tests keep it.
  */
 export function indexTable(options: {
   readonly id: number;

@@ -50,7 +50,7 @@ export interface IndexOp {
   readonly field: string;
 }
 
-/** Record keys: ASCII with a separator and a zero byte in some (never the reserved 00 69). */
+/** Record keys: ASCII with a separator and a zero byte in some (never the reserved FF FF FF FF 69 78). */
 export function recordKey(index: number): string {
   const base = `rec-${String(index).padStart(2, '0')}`;
   if (index % 9 === 4) return `${base};a=b`;
