@@ -22,12 +22,13 @@ import { decodeBlobRef } from '../blob/blob-ref.js';
 import { reviveWorkerError } from '../blob/worker-error.js';
 import { blobFileName } from '../catalog/file-names.js';
 import { StrataError } from '../errors.js';
-import { decodeFields, encodeFields, type FieldValue } from '../fields/field-codec.js';
+import { encodeFields, type FieldValue } from '../fields/field-codec.js';
 import { Memtable } from '../memtable/memtable.js';
 import { defaultBlockCache } from '../sst/block-cache.js';
 import { KIND_BLOB_REFERENCE, KIND_DELETION, KIND_VALUE, type Seq } from '../sst/internal-key.js';
 import { Comlink, portEndpoint } from './comlink.js';
 import type { CoordinatorApi } from './coordinator-api.js';
+import { type FieldReadOptions, fieldsOf } from './field-read.js';
 import {
   CONTROL_CLOSED,
   CONTROL_DIRECT_WRITES,
@@ -158,10 +159,10 @@ export class AttachedStrata {
 
   getFields(
     key: Uint8Array | string,
-    options: { readonly strings?: boolean } = {},
+    options: FieldReadOptions = {},
   ): Record<string, Uint8Array | string> | undefined {
     const value = this.get(key);
-    return value === undefined ? undefined : fieldsOf(value, options.strings === true);
+    return value === undefined ? undefined : fieldsOf(value, options);
   }
 
   /** A synchronous iterable of [key, value] in key order, as on the coordinator. */
@@ -601,18 +602,4 @@ export class AttachedStrata {
 
 function closedError(dir: string): StrataError {
   return new StrataError('ERR_CLOSED', `database ${dir} is closed`);
-}
-
-function fieldsOf(value: Uint8Array, strings: boolean): Record<string, Uint8Array | string> {
-  const fields: Record<string, Uint8Array | string> = {};
-  const decoder = new TextDecoder();
-  for (const field of decodeFields(value, 'the value')) {
-    Object.defineProperty(fields, field.name, {
-      value: strings ? decoder.decode(field.value) : field.value.slice(),
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
-  }
-  return fields;
 }

@@ -32,7 +32,7 @@ import { CommitFlush } from '../catalog/operations/commit-flush.js';
 import { CreateMemtable } from '../catalog/operations/create-memtable.js';
 import { FreezeMemtable } from '../catalog/operations/freeze-memtable.js';
 import { StrataError } from '../errors.js';
-import { decodeFields, encodeFields, type FieldValue } from '../fields/field-codec.js';
+import { encodeFields, type FieldValue } from '../fields/field-codec.js';
 import {
   buildIndex,
   type IndexBuildResult,
@@ -75,6 +75,7 @@ import { BlobGc, type BlobGcHost, type BlobGcStats } from './blob-gc.js';
 import { BlobStore, type BlobStoreStats } from './blob-store.js';
 import { type CompactionStats, Compactor, type CompactorHost } from './compactor.js';
 import { coordinatorApi } from './coordinator-api.js';
+import { type FieldReadOptions, fieldsOf } from './field-read.js';
 import type { StrataHandle } from './handle-layout.js';
 import { HandleServer } from './handle-server.js';
 import { IndexMaintenance } from './index-maintenance.js';
@@ -108,6 +109,7 @@ import {
 } from './read-view.js';
 import { TableSet } from './table-set.js';
 
+export type { FieldReadOptions } from './field-read.js';
 export type { IndexInfo, IndexQueryOptions, IndexRangeQueryOptions } from './index-manager.js';
 export { StrataIterator } from './iterator.js';
 export type { StrataOptions } from './options.js';
@@ -124,11 +126,6 @@ export interface LevelStats {
   readonly level: number;
   readonly files: number;
   readonly bytes: number;
-}
-
-/** How getFields returns values: bytes (default), or strings decoded as UTF-8. */
-export interface FieldReadOptions {
-  readonly strings?: boolean;
 }
 
 export interface StrataStats
@@ -1658,25 +1655,3 @@ function catalogIndexes(catalog: Catalog): readonly IndexMeta[] {
     snapshot.release();
   }
 }
-
-function fieldsOf(
-  value: Uint8Array,
-  options: FieldReadOptions,
-): Record<string, Uint8Array | string> {
-  if (typeof options !== 'object' || options === null) throw invalid('options must be an object');
-  const strings = options.strings ?? false;
-  if (typeof strings !== 'boolean') throw invalid('options.strings must be a boolean');
-  const fields: Record<string, Uint8Array | string> = {};
-  for (const field of decodeFields(value, 'the value')) {
-    // defineProperty: a field may be named __proto__.
-    Object.defineProperty(fields, field.name, {
-      value: strings ? utf8Decoder.decode(field.value) : field.value.slice(),
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
-  }
-  return fields;
-}
-
-const utf8Decoder = new TextDecoder();
