@@ -20,8 +20,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Catalog } from '../catalog/catalog.js';
-import type { FileMeta } from '../catalog/catalog-state.js';
-import { findIndex, type IndexMeta } from '../catalog/catalog-state.js';
+import type { FileMeta, IndexMeta } from '../catalog/catalog-state.js';
 import { blobFileName, TEMP_SUFFIX, tableFileName } from '../catalog/file-names.js';
 import { ChangeIndexState } from '../catalog/operations/change-index-state.js';
 import { CommitIndexBuild } from '../catalog/operations/commit-index-build.js';
@@ -491,16 +490,6 @@ export class IndexManager {
     });
     this.#queue = run.catch(() => undefined);
     return run;
-  }
-}
-
-/** For tests and the catalog's view: the index the catalog lists under `field`. */
-export function catalogIndex(catalog: Catalog, field: string): IndexMeta | undefined {
-  const snapshot = catalog.getSnapshot();
-  try {
-    return findIndex(snapshot.state, field);
-  } finally {
-    snapshot.release();
   }
 }
 

@@ -24,7 +24,7 @@
 import { pathToFileURL } from 'node:url';
 import { assert } from '../assert.js';
 import { StrataError } from '../errors.js';
-import { type CompactionOutputTable, OutputFiles } from '../lsm/compaction-job.js';
+import { type CompactionOutputTable, OutputFiles, openInputTables } from '../lsm/compaction-job.js';
 import { type InternalIterator, tableSource } from '../lsm/internal-iterator.js';
 import { MergingIterator } from '../lsm/merging-iterator.js';
 import { packageRoot } from '../package-root.js';
@@ -37,7 +37,7 @@ import {
   SEQ_MAX,
   type Seq,
 } from '../sst/internal-key.js';
-import { TableReader } from '../sst/table-reader.js';
+import type { TableReader } from '../sst/table-reader.js';
 import type { TableWriterOptions } from '../sst/table-writer.js';
 import { BlobValues } from './blob-values.js';
 import { EntrySorter } from './entry-sorter.js';
@@ -104,15 +104,7 @@ export function buildIndex(task: IndexBuildTask): IndexBuildResult {
   });
   const outputs = new OutputFiles(task, 'index build');
   try {
-    let tableBytes = 0;
-    for (const table of task.tables) {
-      const reader = TableReader.open(table.path, {
-        fileNumber: table.fileNumber,
-        fillCache: false,
-      });
-      readers.push(reader);
-      tableBytes += reader.properties.fileSizeBytes;
-    }
+    const tableBytes = openInputTables(task.tables, readers);
     const merged = new MergingIterator(readers.map((reader) => tableSource(reader)));
     const counts = scanRecords(merged, task, { blobs, sorter });
     closeAll(readers, blobs);

@@ -93,15 +93,7 @@ export function compactTables(task: CompactionTask): CompactionResult {
   const readers: TableReader[] = [];
   const outputs = new OutputFiles(task);
   try {
-    let bytesRead = 0;
-    for (const input of task.inputs) {
-      const reader = TableReader.open(input.path, {
-        fileNumber: input.fileNumber,
-        fillCache: false,
-      });
-      readers.push(reader);
-      bytesRead += reader.properties.fileSizeBytes;
-    }
+    const bytesRead = openInputTables(task.inputs, readers);
     const sources: InternalIterator[] = readers.map((reader) => tableSource(reader));
     const counts = mergeInto(new MergingIterator(sources), task, outputs);
     const written = outputs.finish();
@@ -111,6 +103,23 @@ export function compactTables(task: CompactionTask): CompactionResult {
   } finally {
     for (const reader of readers) reader.close();
   }
+}
+
+/**
+ * Opens a job's input tables into `readers` (the caller closes them, also after a failure part
+ * way), without filling this thread's block cache; returns their total size.
+ */
+export function openInputTables(
+  tables: readonly { readonly path: string; readonly fileNumber: number }[],
+  readers: TableReader[],
+): number {
+  let bytes = 0;
+  for (const table of tables) {
+    const reader = TableReader.open(table.path, { fileNumber: table.fileNumber, fillCache: false });
+    readers.push(reader);
+    bytes += reader.properties.fileSizeBytes;
+  }
+  return bytes;
 }
 
 interface MergeCounts {

@@ -1,6 +1,6 @@
 /**
  * A line to stdout with a blocking writeSync, as the kill tests' children write theirs
- * (src/db/testing/kill-harness.ts): process.stdout.write may queue it on the non-blocking pipe,
+ * (src/db/testing/kill-harness.ts re-exports this one): process.stdout.write may queue it on the non-blocking pipe,
  * and a kill -9 would then lose a line about something that did happen.
  */
 import { writeSync } from 'node:fs';

@@ -12,7 +12,7 @@
 import type { BlobGarbage } from '../catalog-edit.js';
 import type { CatalogSnapshot } from '../catalog-snapshot.js';
 import { type FileMeta, type FileRef, findBlobFile, findFile } from '../catalog-state.js';
-import { type ApplyContext, CatalogOperation, type FileInstall } from './operation.js';
+import { type ApplyContext, CatalogOperation } from './operation.js';
 import {
   checkLevel,
   checkTempPath,
@@ -20,6 +20,7 @@ import {
   copyTableProperties,
   invalid,
   type TableProperties,
+  tableInstalls,
   tableMeta,
 } from './table-properties.js';
 
@@ -100,13 +101,7 @@ export class CommitCompaction extends CatalogOperation<CommitCompactionResult> {
       nextFileNumber: latest.nextFileNumber + filesAdded.length,
       lastSequence: seqMax,
     });
-    const installs: FileInstall[] = outputs.map((output, position) => ({
-      tempPath: output.tempPath,
-      kind: 'table',
-      fileNumber: filesAdded[position]!.fileNumber,
-      sizeBytes: output.table.sizeBytes,
-    }));
-    await context.installFiles(installs);
+    await context.installFiles(tableInstalls(outputs, filesAdded));
     await context.commit(prepared);
     return { filesAdded, filesRemoved: inputs, filesMoved };
   }

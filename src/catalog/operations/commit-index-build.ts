@@ -32,12 +32,13 @@ import {
   LEVEL_COUNT,
 } from '../catalog-state.js';
 import { checkIndexId, checkIndexName } from './index-input.js';
-import { type ApplyContext, CatalogOperation, type FileInstall } from './operation.js';
+import { type ApplyContext, CatalogOperation } from './operation.js';
 import {
   checkTempPath,
   copyTableProperties,
   invalid,
   type TableProperties,
+  tableInstalls,
   tableMeta,
 } from './table-properties.js';
 
@@ -139,13 +140,7 @@ export class CommitIndexBuild extends CatalogOperation<CommitIndexBuildResult> {
             lastSequence: Math.max(latest.lastSequence, ...filesAdded.map((file) => file.seqMax)),
           }),
     });
-    const installs: FileInstall[] = outputs.map((output, position) => ({
-      tempPath: output.tempPath,
-      kind: 'table',
-      fileNumber: filesAdded[position]!.fileNumber,
-      sizeBytes: output.table.sizeBytes,
-    }));
-    await context.installFiles(installs);
+    await context.installFiles(tableInstalls(outputs, filesAdded));
     await context.commit(prepared);
     return { index: ready, level, filesAdded };
   }

@@ -4,6 +4,7 @@
  */
 import { StrataError } from '../../errors.js';
 import { type FileMeta, isU64, LEVEL_COUNT } from '../catalog-state.js';
+import type { FileInstall } from './operation.js';
 
 export interface TableProperties {
   readonly sizeBytes: number;
@@ -38,6 +39,19 @@ export function tableMeta(
   where: { level: number; fileNumber: number },
 ): FileMeta {
   return Object.freeze({ fileNumber: where.fileNumber, level: where.level, ...table });
+}
+
+/** The renames of temp outputs to the numbered tables `filesAdded` names, one per output. */
+export function tableInstalls(
+  outputs: readonly { readonly tempPath: string; readonly table: TableProperties }[],
+  filesAdded: readonly FileMeta[],
+): FileInstall[] {
+  return outputs.map((output, position) => ({
+    tempPath: output.tempPath,
+    kind: 'table',
+    fileNumber: filesAdded[position]!.fileNumber,
+    sizeBytes: output.table.sizeBytes,
+  }));
 }
 
 export function checkLevel(level: number, what: string): void {

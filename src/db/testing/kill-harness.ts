@@ -14,7 +14,7 @@
  * This module must not import vitest: the children import it.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, statSync, writeSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /** A child to run until the test kills it. */
@@ -83,16 +83,5 @@ export function refuseStaleBuild(
   }
 }
 
-/** For the child: the whole line to stdout now, waiting out EAGAIN while the parent drains it. */
-export function writeLine(text: string): void {
-  const bytes = Buffer.from(text);
-  let done = 0;
-  // Bounded: the parent reads continuously; a stuck pipe ends the test by its timeout.
-  for (let attempt = 0; done < bytes.length && attempt < 100_000_000; attempt++) {
-    try {
-      done += writeSync(1, bytes, done);
-    } catch (error) {
-      if ((error as { code?: unknown }).code !== 'EAGAIN') throw error;
-    }
-  }
-}
+/** For the child: the whole line to stdout now (one copy of it, shared with the stress harness). */
+export { writeLine } from '../../stress/write-line.js';
