@@ -382,6 +382,35 @@ describe('block cache shared by the databases of a thread', () => {
   });
 });
 
+describe('values returned by get', () => {
+  test('are private copies: writing into one changes neither the store nor other values', async () => {
+    const db = await Strata.open(`${temp.path}/copies`, { backend: 'mapped', flushThreads: 0 });
+    try {
+      for (let index = 0; index < 40; index++) await db.put(`k${index}`, `value-${index}`);
+      await db.flush(); // half from a table, half from the memtable
+      for (let index = 40; index < 80; index++) await db.put(`k${index}`, `value-${index}`);
+      const values = Array.from({ length: 80 }, (_, index) => db.get(`k${index}`)!);
+      for (const value of values) value.fill(0x21);
+      for (let index = 0; index < 80; index++) {
+        expect(text(db.get(`k${index}`))).toBe(`value-${index}`);
+      }
+      // Each value is its own range, even where two share a slab.
+      const again = Array.from({ length: 80 }, (_, index) => db.get(`k${index}`)!);
+      again[0]!.fill(0x21);
+      for (let index = 1; index < 80; index++) expect(text(again[index])).toBe(`value-${index}`);
+      // They outlive the memtable they were read from.
+      const fromMemtable = db.get('k79')!;
+      await db.put('k79', 'newer');
+      await db.flush();
+      await db.compactRange();
+      expect(text(fromMemtable)).toBe('value-79');
+      expect(text(db.get('k79'))).toBe('newer');
+    } finally {
+      await db.close();
+    }
+  });
+});
+
 describe('sync: true on the mapped backend (volatile memtable index)', () => {
   test('a reopen in a new boot rebuilds every memtable index and loses nothing', async () => {
     const dir = `${temp.path}/power`;

@@ -23,7 +23,6 @@ import { BloomFilter } from './bloom-filter.js';
 import { type BlockLocation, corruptionError } from './corruption.js';
 import { decodeFooter, type Footer } from './footer.js';
 import {
-  compareInternalKeys,
   type InternalKeyKind,
   internalKeyKind,
   internalKeySeq,
@@ -31,6 +30,7 @@ import {
   SEQ_MAX,
   type Seq,
 } from './internal-key.js';
+import { PointIndex } from './point-index.js';
 import { TableFile } from './table-file.js';
 import { BLOCK_TRAILER_BYTES, FOOTER_BYTES } from './table-format.js';
 import { type DataBlockSource, TableIterator } from './table-iterator.js';
@@ -87,13 +87,8 @@ export class TableReader {
    */
   private readonly indexIteratorForGet: BlockIterator;
   private dataIteratorForGet: BlockIterator | undefined;
-  /**
-   * The index decoded once, on the first get: each data block's separator key and handle, so a
-   * point read binary-searches plain arrays instead of the index block's prefix-compressed
-   * entries (about a fifth of a cached get). Iterators still walk the index block.
-   */
-  private indexKeys: Uint8Array[] | undefined;
-  private indexHandles: Uint8Array[] | undefined;
+  /** The index decoded once, on the first get (point-index.ts). */
+  private pointIndex: PointIndex | undefined;
 
   private constructor(parts: {
     file: TableFile;
@@ -174,25 +169,18 @@ export class TableReader {
     assert(Number.isInteger(snapshotSeq) && snapshotSeq >= 0 && snapshotSeq <= SEQ_MAX);
     if (!this.filter.mayContain(userKey)) return undefined;
     const target = lookupKey(userKey, snapshotSeq);
-    if (this.indexKeys === undefined) this.decodeIndex();
-    const keys = this.indexKeys!;
-    const handles = this.indexHandles!;
+    this.pointIndex ??= PointIndex.decode(this.indexIteratorForGet, this.indexLocation);
+    const index = this.pointIndex;
     // The first block whose separator is >= target: every key of the blocks before is smaller.
-    let low = 0;
-    let high = keys.length;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      if (compareInternalKeys(keys[middle]!, target) < 0) low = middle + 1;
-      else high = middle;
-    }
-    if (low === keys.length) return undefined;
-    const data = this.dataIteratorOn(this.readDataBlock(handles[low]!));
+    const position = index.search(target);
+    if (position === index.count) return undefined;
+    const data = this.dataIteratorOn(this.readDataBlockAt(index, position));
     data.seek(target);
     if (!data.valid()) {
       // Only when the target falls between a block's last key and its shortened separator; then
       // the next block's first key has a larger user key, but checking costs little.
-      if (low + 1 === keys.length) return undefined;
-      data.reset(this.readDataBlock(handles[low + 1]!));
+      if (position + 1 === index.count) return undefined;
+      data.reset(this.readDataBlockAt(index, position + 1));
       data.seekFirst();
     }
     return this.entryFor(data, userKey);
@@ -213,38 +201,38 @@ export class TableReader {
     this.file.close();
   }
 
-  private decodeIndex(): void {
-    const keys: Uint8Array[] = [];
-    const handles: Uint8Array[] = [];
-    const iterator = this.indexIteratorForGet;
-    for (iterator.seekFirst(); iterator.valid(); iterator.next()) {
-      keys.push(iterator.key().slice());
-      handles.push(iterator.value().slice());
-    }
-    this.indexKeys = keys;
-    this.indexHandles = handles;
-  }
-
   /** The data block an index entry names, from the cache or the file. */
   private readDataBlock(handleValue: Uint8Array): BlockReader {
     this.checkOpen();
     const handle = decodeBlockHandle(handleValue, this.indexLocation);
-    if (handle.offsetBytes + handle.sizeBytes + BLOCK_TRAILER_BYTES > this.dataEndBytes) {
+    return this.readDataBlockHandle(handle.offsetBytes, handle.sizeBytes);
+  }
+
+  /** readDataBlock for the point index's block at `position`: no handle to decode. */
+  private readDataBlockAt(index: PointIndex, position: number): BlockReader {
+    return this.readDataBlockHandle(index.offsetBytes(position), index.sizeBytes(position));
+  }
+
+  private readDataBlockHandle(offsetBytes: number, sizeBytes: number): BlockReader {
+    if (offsetBytes + sizeBytes + BLOCK_TRAILER_BYTES > this.dataEndBytes) {
       throw corruptionError(
         this.indexLocation,
-        `index names a block at byte ${handle.offsetBytes} of ${handle.sizeBytes} bytes, ` +
+        `index names a block at byte ${offsetBytes} of ${sizeBytes} bytes, ` +
           `outside the data region [0, ${this.dataEndBytes})`,
       );
     }
-    const location = { path: this.path, offsetBytes: handle.offsetBytes };
-    if (!this.fillCache) return BlockReader.parse(this.file.readBlock(handle, location), location);
-    const cached = this.cache.lookup(this.cacheId, handle.offsetBytes, this.fingerprint);
-    if (cached !== undefined) return cached;
+    if (this.fillCache) {
+      const cached = this.cache.lookup(this.cacheId, offsetBytes, this.fingerprint);
+      if (cached !== undefined) return cached;
+    }
+    const location = { path: this.path, offsetBytes };
+    const handle = { offsetBytes, sizeBytes };
     const block = BlockReader.parse(this.file.readBlock(handle, location), location);
+    if (!this.fillCache) return block;
     // A block of a mapped file is a view of the page cache: caching it costs only its parsed
     // restart array, so that is what it is charged.
     const chargeBytes = this.file.isMapped ? 4 * block.restarts.length : undefined;
-    this.cache.insert(this.cacheId, handle.offsetBytes, this.fingerprint, block, chargeBytes);
+    this.cache.insert(this.cacheId, offsetBytes, this.fingerprint, block, chargeBytes);
     return block;
   }
 
