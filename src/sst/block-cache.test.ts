@@ -5,6 +5,7 @@ import {
   BLOCK_CACHE_ENTRY_OVERHEAD_BYTES,
   BlockCache,
   defaultBlockCache,
+  makeBlockSlots,
   nextBlockCacheId,
 } from './block-cache.js';
 import { BlockReader } from './block-reader.js';
@@ -73,6 +74,76 @@ describe('block cache', () => {
       entryCount: 3,
     });
     expect(cache.stats().sizeBytes).toBeLessThanOrEqual(cache.capacityBytes);
+  });
+
+  test('a slot holds its block exactly while the cache does, and is emptied on eviction', () => {
+    const cache = new BlockCache({ capacityBytes: 2 * charge(100) });
+    const slots = makeBlockSlots(3);
+    const blocks = [0, 1, 2].map(() => blockOfSize(100));
+    expect(cache.bindSlot(1, 0, slots, 0)).toBe(false); // not cached: nothing bound
+    cache.insert(1, 0, 5, blocks[0]!);
+    expect(cache.bindSlot(1, 0, slots, 0)).toBe(true);
+    expect(slots.blocks[0]).toBe(blocks[0]);
+    cache.insert(1, 1, 5, blocks[1]!);
+    cache.insert(1, 2, 5, blocks[2]!); // evicts block 0, unreferenced
+    expect(slots.blocks[0]).toBeUndefined();
+    expect(cache.lookup(1, 0, 5)).toBeUndefined();
+    cache.bindSlot(1, 2, slots, 2);
+    expect(cache.evictFile(1)).toBe(2);
+    expect(slots.blocks[2]).toBeUndefined();
+  });
+
+  test('a block hit through its slot gets a second chance before eviction (CLOCK)', () => {
+    const cache = new BlockCache({ capacityBytes: 3 * charge(100) });
+    const slots = makeBlockSlots(4);
+    const blocks = [0, 1, 2, 3].map(() => blockOfSize(100));
+    for (let position = 0; position < 3; position++) {
+      cache.insert(1, position, 5, blocks[position]!);
+      cache.bindSlot(1, position, slots, position);
+    }
+    slots.referenced[0] = 1; // block 0, the oldest, was hit through its slot
+    cache.insert(1, 3, 5, blocks[3]!);
+    expect(slots.blocks[0]).toBe(blocks[0]);
+    expect(slots.referenced[0]).toBe(0); // its chance is used up
+    expect(slots.blocks[1]).toBeUndefined(); // the oldest unreferenced block went instead
+    expect(cache.stats()).toMatchObject({ entryCount: 3, evictionCount: 1 });
+    cache.insert(1, 4, 5, blockOfSize(100));
+    expect(slots.blocks[2]).toBeUndefined();
+    // Every block marked: one full pass clears the marks, then the oldest goes.
+    slots.referenced.fill(1);
+    cache.bindSlot(1, 3, slots, 3);
+    cache.insert(1, 5, 5, blockOfSize(100));
+    expect(cache.stats().entryCount).toBe(3);
+    expect(cache.stats().sizeBytes).toBeLessThanOrEqual(cache.capacityBytes);
+  });
+
+  test('table gets hit through slots and count as hits; an evicted slot reads the block again', () => {
+    const path = folder.file('slots.sst');
+    const entries = Array.from({ length: 100 }, (_, index) =>
+      entry(`key${String(index).padStart(3, '0')}`, 1, 1, `v${index}`.repeat(20)),
+    );
+    const properties = buildTable(path, entries, { blockSizeBytes: 512 });
+    // Room for at most half the blocks, mapped or read (each is charged more than the overhead).
+    const capacityBytes =
+      Math.floor(properties.dataBlockCount / 2) * BLOCK_CACHE_ENTRY_OVERHEAD_BYTES;
+    const cache = new BlockCache({ capacityBytes });
+    const reader = TableReader.open(path, { fileNumber: 3, cache });
+    try {
+      for (let round = 0; round < 3; round++) {
+        for (const item of entries) {
+          const got = reader.get(userKeyOf(item.key), 1);
+          expect(new TextDecoder().decode(got!.value)).toBe(new TextDecoder().decode(item.value));
+        }
+      }
+      const stats = cache.stats();
+      expect(stats.hitCount + stats.missCount).toBe(3 * entries.length);
+      expect(stats.missCount).toBeGreaterThan(properties.dataBlockCount); // some were re-read
+      expect(stats.evictionCount).toBeGreaterThan(0);
+      expect(stats.sizeBytes).toBeLessThanOrEqual(stats.capacityBytes);
+    } finally {
+      reader.close();
+    }
+    expect(cache.stats().entryCount).toBe(0);
   });
 
   test('resize to a smaller capacity evicts the oldest blocks at once', () => {

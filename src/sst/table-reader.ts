@@ -15,7 +15,13 @@
  */
 import { assert } from '../assert.js';
 import { StrataError } from '../errors.js';
-import { type BlockCache, defaultBlockCache, nextBlockCacheId } from './block-cache.js';
+import {
+  type BlockCache,
+  type BlockSlots,
+  defaultBlockCache,
+  makeBlockSlots,
+  nextBlockCacheId,
+} from './block-cache.js';
 import { decodeBlockHandle } from './block-handle.js';
 import type { BlockIterator } from './block-iterator.js';
 import { BlockReader } from './block-reader.js';
@@ -89,6 +95,8 @@ export class TableReader {
   private dataIteratorForGet: BlockIterator | undefined;
   /** The index decoded once, on the first get (point-index.ts). */
   private pointIndex: PointIndex | undefined;
+  /** get()'s cached blocks by index position (block-cache.ts, "Point reads"). */
+  private blockSlots: BlockSlots | undefined;
 
   private constructor(parts: {
     file: TableFile;
@@ -169,7 +177,10 @@ export class TableReader {
     assert(Number.isInteger(snapshotSeq) && snapshotSeq >= 0 && snapshotSeq <= SEQ_MAX);
     if (!this.filter.mayContain(userKey)) return undefined;
     const target = lookupKey(userKey, snapshotSeq);
-    this.pointIndex ??= PointIndex.decode(this.indexIteratorForGet, this.indexLocation);
+    if (this.pointIndex === undefined) {
+      this.pointIndex = PointIndex.decode(this.indexIteratorForGet, this.indexLocation);
+      this.blockSlots = makeBlockSlots(this.pointIndex.count);
+    }
     const index = this.pointIndex;
     // The first block whose separator is >= target: every key of the blocks before is smaller.
     const position = index.search(target);
@@ -208,9 +219,19 @@ export class TableReader {
     return this.readDataBlockHandle(handle.offsetBytes, handle.sizeBytes);
   }
 
-  /** readDataBlock for the point index's block at `position`: no handle to decode. */
+  /** readDataBlock for the point index's block at `position`: its slot, else the cache. */
   private readDataBlockAt(index: PointIndex, position: number): BlockReader {
-    return this.readDataBlockHandle(index.offsetBytes(position), index.sizeBytes(position));
+    const slots = this.blockSlots!;
+    const slotted = slots.blocks[position];
+    if (slotted !== undefined) {
+      slots.referenced[position] = 1;
+      this.cache.countSlotHit();
+      return slotted;
+    }
+    const offsetBytes = index.offsetBytes(position);
+    const block = this.readDataBlockHandle(offsetBytes, index.sizeBytes(position));
+    if (this.fillCache) this.cache.bindSlot(this.cacheId, offsetBytes, slots, position);
+    return block;
   }
 
   private readDataBlockHandle(offsetBytes: number, sizeBytes: number): BlockReader {
