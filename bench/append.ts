@@ -37,8 +37,9 @@ export interface AppendBenchSizes {
   /** Every store runs this many rounds, interleaved in rotating order. */
   readonly rounds: number;
   readonly appendsPerRound: number;
-  /** Untimed appends to separate keys before the rounds, so the rounds run warm code. */
+  /** Untimed appends to `warmUpKeys` keys of their own before the rounds (see warmUp). */
   readonly warmUpAppends: number;
+  readonly warmUpKeys: number;
   /** Appends in flight at once, each on its own key (1: one awaited at a time). */
   readonly inFlight: number;
 }
@@ -56,7 +57,8 @@ export function appendBenchSizes(quick: boolean, inFlight = 1): AppendBenchSizes
     chunkBytes: 3 * 1024,
     rounds: quick ? 2 : 5,
     appendsPerRound: quick ? 100 : 1_000,
-    warmUpAppends: quick ? 40 : 600,
+    warmUpAppends: quick ? 40 : 3_000,
+    warmUpKeys: quick ? 20 : 100,
     inFlight,
   };
 }
@@ -94,7 +96,6 @@ export const SECTION_END = '<!-- bench/append.ts: end -->';
 const POOL_BYTES = 1 << 20;
 /** The second pass: appends to this many keys at once (many writers appending to their feeds). */
 const APPENDS_IN_FLIGHT = 16;
-const WARM_UP_KEYS = 20;
 /** Warm-up keys sit far above the measured ones. */
 const WARM_UP_KEY_BASE = 1_000_000;
 
@@ -204,12 +205,15 @@ async function runRound(
 }
 
 /**
- * Loads WARM_UP_KEYS keys of their own and appends to them round robin, untimed: without it the
+ * Loads `sizes.warmUpKeys` keys of their own and appends to them round robin, untimed: without it the
  * first store's first round also measures V8 compiling its append path (in place: ~5k/s cold,
- * ~15–25k/s warm here).
+ * ~15–25k/s warm here). 600 warm-up appends were too few: the in-place rounds still climbed from
+ * ~25k/s in the first to ~80k/s in the fifth; 3,000 (30 per key, inside each reserve) settle it.
  */
 async function warmUp(appender: Appender, sizes: AppendBenchSizes): Promise<void> {
-  const keys = Array.from({ length: WARM_UP_KEYS }, (_, index) => keyOf(WARM_UP_KEY_BASE + index));
+  const keys = Array.from({ length: sizes.warmUpKeys }, (_, index) =>
+    keyOf(WARM_UP_KEY_BASE + index),
+  );
   for (const [index, key] of keys.entries()) {
     await appender.load(key, POOL.slice(...initialRange(index, sizes)));
   }

@@ -223,6 +223,40 @@ describe('concurrent appends', () => {
     }
   });
 
+  test('the caller may reuse its buffer once append returns, whichever way the append commits', async () => {
+    const db = await Strata.open(`${temp.path}/reuse`, SMALL_RESERVE);
+    try {
+      await db.put('k', filledValue('<base>', 3000));
+      let expected = text(db.get('k'))!;
+      const buffer = new Uint8Array(50);
+      const appendWith = (letter: number): Promise<void> => {
+        buffer.fill(letter);
+        expected += String.fromCharCode(letter).repeat(buffer.length);
+        const appended = db.append('k', buffer);
+        buffer.fill(0x3f); // '?': must never land
+        return appended;
+      };
+      for (let round = 0; round < 6; round++) {
+        // Alone: committed at once (in place) or through a group.
+        await appendWith(0x61 + round);
+        // Behind a put to the same key that opened a group: the append waits for it, finds
+        // the key changed (a conflict) and retries with its bytes after the wait.
+        const base = filledValue(`<base${round}>`, 1000 + 700 * round);
+        const opened = db.put('k', base);
+        expected = base;
+        const waiting = appendWith(0x41 + round);
+        // Queued behind the running append of the same key.
+        const queued = [appendWith(0x30 + round), appendWith(0x30 + round + 1)];
+        await Promise.all([opened, waiting, ...queued]);
+      }
+      expect(text(db.get('k'))).toBe(expected);
+      expect(text(db.get('k'))).not.toContain('?');
+      expect(db.stats().appendsInPlace).toBeGreaterThan(0);
+    } finally {
+      await db.close();
+    }
+  });
+
   test('appends to 20 keys at once all land', async () => {
     const db = await Strata.open(`${temp.path}/many-keys`, SMALL_RESERVE);
     try {

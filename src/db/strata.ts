@@ -68,7 +68,7 @@ import {
   GroupCommitter,
   type WriteOptions,
 } from '../write/group-commit.js';
-import type { WriteOp } from '../write/write-op.js';
+import type { EncodedOp, WriteOp } from '../write/write-op.js';
 import { Appender } from './appender.js';
 import { AttachedStrata } from './attached.js';
 import { BlobGc, type BlobGcHost, type BlobGcStats } from './blob-gc.js';
@@ -373,6 +373,7 @@ export class Strata {
       options: this.#options,
       readStored: (key) => this.#readStored(key),
       storedIs: (key, expected) => this.#storedIs(key, expected),
+      writeNow: (op, select) => this.#appendWriteNow(op, select),
       write: (op, select) => this.#write(() => [op], { select }),
       checkOpen: () => this.#checkOpen(),
     });
@@ -571,7 +572,8 @@ export class Strata {
     try {
       this.#checkOpen();
       const keyBytes = encodeKey(key, this.#options.maxKeyBytes).slice();
-      const appended = encodeValue(bytes, this.#options.maxValueBytes, 'bytes').slice();
+      // Not copied: the appender copies the bytes only if it has to keep them past this call.
+      const appended = encodeValue(bytes, this.#options.maxValueBytes, 'bytes');
       return this.#appender.append(keyBytes, appended);
     } catch (error) {
       return Promise.reject(error);
@@ -1024,6 +1026,27 @@ export class Strata {
     };
     acknowledged.then(forget, forget);
     return acknowledged;
+  }
+
+  /**
+   * An in-place append's new reference, applied at once when nothing may order before it
+   * (GroupCommitter.writeNow: no open group; here also no stall, no write waiting for the first
+   * blob file, no power-loss durability, whose msync a group shares). False: use #write.
+   */
+  #appendWriteNow(
+    op: WriteOp,
+    select: (ops: readonly EncodedOp[]) => readonly EncodedOp[],
+  ): boolean {
+    this.#checkOpen();
+    const eligible =
+      op.type === 'blobRef' &&
+      !this.#options.sync &&
+      this.#blobGate === undefined &&
+      this.#stalled.length === 0 &&
+      this.#stallReason() === undefined;
+    if (!eligible || this.#committer.writeNow([op], { select }) === undefined) return false;
+    this.#userBytesWritten += byteLength(op.key) + byteLength(op.value!);
+    return true;
   }
 
   /** To the committer, or to the stall queue when there is no room. */

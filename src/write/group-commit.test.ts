@@ -417,3 +417,54 @@ describe('a target shared with other writers (lockForApply)', () => {
     expect(unlocks).toBe(1);
   });
 });
+
+describe('writeNow: a lone write applied in the caller turn', () => {
+  test('applies at once when no group is open, and is visible before it returns', () => {
+    const target = countingTarget(memtable);
+    const committer = new GroupCommitter(target);
+    const value = bytes('now');
+    const result = committer.writeNow([{ type: 'put', key: 'k', value }]);
+    expect(result).toEqual({ firstSeq: 1, lastSeq: 1 });
+    value.fill(0); // applied already: the caller may reuse its buffer
+    expect(text(memtable.get(bytes('k'))?.value)).toBe('now');
+    expect(target.batches.length).toBe(1);
+    expect(committer.stats()).toMatchObject({ groups: 1, writes: 1, ops: 1 });
+  });
+
+  test('declines while a group is open, so a write issued earlier is never overtaken', async () => {
+    const target = countingTarget(memtable);
+    const committer = new GroupCommitter(target);
+    const earlier = committer.write([{ type: 'put', key: 'k', value: bytes('first') }]);
+    expect(committer.writeNow([{ type: 'put', key: 'k', value: bytes('second') }])).toBeUndefined();
+    await earlier;
+    expect(text(memtable.get(bytes('k'))?.value)).toBe('first');
+    expect(committer.writeNow([{ type: 'put', key: 'k', value: bytes('second') }])).toBeDefined();
+    expect(text(memtable.get(bytes('k'))?.value)).toBe('second');
+  });
+
+  test('declines sync writes, and after 16 in a row until a group has closed', async () => {
+    const committer = new GroupCommitter(countingTarget(memtable));
+    const put = (index: number) => [{ type: 'put' as const, key: `k${index}`, value: bytes('v') }];
+    expect(committer.writeNow(put(0), { sync: true })).toBeUndefined();
+    for (let index = 0; index < 16; index++) expect(committer.writeNow(put(index))).toBeDefined();
+    expect(committer.writeNow(put(16))).toBeUndefined(); // the event loop gets its turn
+    await committer.write(put(16));
+    expect(committer.writeNow(put(17))).toBeDefined();
+  });
+
+  test('a select that keeps nothing throws ERR_CONFLICT and applies nothing', () => {
+    const target = countingTarget(memtable);
+    const committer = new GroupCommitter(target);
+    let caught: unknown;
+    try {
+      committer.writeNow([{ type: 'put', key: 'k', value: bytes('v') }], { select: () => [] });
+    } catch (error) {
+      caught = error;
+    }
+    expect(isStrataError(caught, 'ERR_CONFLICT')).toBe(true);
+    expect(memtable.get(bytes('k'))).toBeUndefined();
+    expect(committer.stats()).toMatchObject({ writesFailed: 1, writes: 0 });
+    const bad = [{ type: 'bogus', key: 'k' }] as unknown as WriteOp[];
+    expect(() => committer.writeNow(bad)).toThrow(/must be 'put', 'del' or 'blobRef'/);
+  });
+});

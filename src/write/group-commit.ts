@@ -106,6 +106,9 @@ export interface GroupCommitStats {
 
 export const MAX_GROUP_BYTES_DEFAULT = 1 << 20;
 
+/** See GroupCommitter.writeNow: at most this many writes between two event-loop turns. */
+export const IMMEDIATE_WRITES_MAX = 16;
+
 interface PendingWrite {
   readonly ops: readonly EncodedOp[];
   readonly sizeBytes: number;
@@ -128,6 +131,8 @@ export class GroupCommitter {
   /** Writers of the open group, in arrival order. Drained by every `closeGroup`. */
   private pending: PendingWrite[] = [];
   private closeScheduled = false;
+  /** writeNow calls since a group last closed (see writeNow). */
+  private immediateWrites = 0;
   /** Where writers' bytes are copied while their group is open. */
   private readonly aggregation = new AggregationBuffer();
   private readonly copyIn = (bytes: Uint8Array): Uint8Array => this.aggregation.copy(bytes);
@@ -186,6 +191,48 @@ export class GroupCommitter {
     });
   }
 
+  /**
+   * Applies one writer's `ops` at once, in the caller's turn, when no group is open (so nothing
+   * issued before it can land after it) and it does not ask for `sync`. It skips the event-loop
+   * turn a group waits for, about a fifth of an in-place append. Returns its seqs, or undefined
+   * (nothing done) when it must go through write(): a group is open, `sync` was asked, or
+   * IMMEDIATE_WRITES_MAX writes went this way since a group last closed, so that a loop of
+   * awaited writes still yields to timers, I/O and background work. Throws what write() would
+   * reject with. Its bytes are not copied: they are applied before it returns.
+   */
+  writeNow(ops: readonly WriteOp[], options?: WriteOptions): WriteResult | undefined {
+    if (this.pending.length > 0 || this.closeScheduled) return undefined;
+    if (this.immediateWrites >= IMMEDIATE_WRITES_MAX) return undefined;
+    const encoded = encodeOps(ops, (bytes) => bytes);
+    if (readSyncOption(options)) return undefined;
+    const select = options?.select;
+    if (select !== undefined && typeof select !== 'function') {
+      throw new StrataError('ERR_INVALID_ARGUMENT', 'write: options.select must be a function');
+    }
+    let sizeBytes = 0;
+    for (const op of encoded) sizeBytes += opSizeBytes(op);
+    this.immediateWrites++;
+    this.counters.groups++;
+    const writer: PendingWrite = {
+      ops: encoded,
+      sizeBytes,
+      sync: false,
+      select,
+      resolve: () => {},
+      reject: () => {},
+    };
+    const outcome = this.applySlice([writer])[0]!;
+    this.counters.largestGroupWrites = Math.max(this.counters.largestGroupWrites, 1);
+    this.counters.largestGroupOps = Math.max(this.counters.largestGroupOps, encoded.length);
+    if (!outcome.ok) {
+      this.counters.writesFailed++;
+      throw outcome.error;
+    }
+    this.counters.writes++;
+    this.counters.ops += encoded.length;
+    return outcome.result;
+  }
+
   /** Writers queued in the group that has not closed yet. */
   get pendingWrites(): number {
     return this.pending.length;
@@ -199,6 +246,7 @@ export class GroupCommitter {
     const group = this.pending;
     this.pending = [];
     this.closeScheduled = false;
+    this.immediateWrites = 0;
     // Writers that arrive while this group applies (a target may start some) copy elsewhere.
     const slab = this.aggregation.detach();
     assert(group.length > 0, 'a group closes only after a writer opened it');
