@@ -32,6 +32,8 @@ export interface AppenderHost {
   /** The newest stored version of the key, or undefined if absent or deleted. */
   readStored(key: Uint8Array): Stored | undefined;
   storedIs(key: Uint8Array, expected: Stored | undefined): boolean;
+  /** Whether writeNow would commit a reference now (it may still meet a conflict). */
+  canWriteNow(): boolean;
   /**
    * Commits `op` at once if the engine can (true), else does nothing (false). Throws ERR_CONFLICT
    * when `select` keeps nothing.
@@ -49,6 +51,13 @@ export interface AppenderHost {
  */
 const appendCopies = new AggregationBuffer(64 * 1024);
 
+const RESOLVED: Promise<void> = Promise.resolve();
+
+/** A key as a Map key: its bytes as latin1. */
+function idOf(key: Uint8Array): string {
+  return Buffer.from(key.buffer, key.byteOffset, key.length).toString('latin1');
+}
+
 /** An append retries this often when concurrent writes to its key keep invalidating it. */
 const APPEND_ATTEMPTS = 16;
 
@@ -62,21 +71,64 @@ export class Appender {
   }
 
   /**
-   * Requires: a private copy of a checked key; checked bytes, which the caller may reuse once
-   * this returns (they are copied if the append has to keep them: behind another append to the
-   * key, or past a commit that waits).
+   * Requires: a checked key and checked bytes, which the caller may reuse once this returns
+   * (what an append keeps past its call, it copies: behind another append to the key, or past a
+   * commit that waits).
    */
   append(key: Uint8Array, bytes: Uint8Array): Promise<void> {
-    const id = Buffer.from(key.buffer, key.byteOffset, key.length).toString('latin1');
-    const previous = this.#running.get(id);
-    let run: Promise<void>;
-    if (previous === undefined) {
-      run = this.#appendNow(key, bytes, false);
-    } else {
-      const copy = appendCopies.copy(bytes);
-      const start = (): Promise<void> => this.#appendNow(key, copy, true);
-      run = previous.then(start, start);
+    let id: string | undefined;
+    if (this.#running.size > 0) {
+      id = idOf(key);
+      if (this.#running.has(id)) return this.#queue(id, key.slice(), appendCopies.copy(bytes));
     }
+    try {
+      if (this.#appendInPlaceNow(key, bytes)) return RESOLVED;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    id ??= idOf(key);
+    return this.#track(id, this.#appendNow(key.slice(), bytes, false));
+  }
+
+  /**
+   * The common case done in the caller's turn, with no promise, no copy and no per-key entry:
+   * the key holds a blob with room in its reserve and the engine can commit at once. True when
+   * committed; false (nothing committed) sends the append down the general path, which reads the
+   * key again. Nothing else runs on this thread in between, and writes from attached threads are
+   * caught by the commit's version check (an ERR_CONFLICT then also takes the general path).
+   */
+  #appendInPlaceNow(key: Uint8Array, bytes: Uint8Array): boolean {
+    const host = this.#host;
+    host.checkOpen();
+    if (!host.canWriteNow()) return false;
+    const read = host.readStored(key);
+    if (read?.kind !== KIND_BLOB_REFERENCE) return false;
+    const ref = host.blobs.decode(read.value);
+    this.#checkSize(ref.used + bytes.length);
+    if (ref.capacity - ref.used < bytes.length || !host.blobs.isAppendable(ref.fileNumber)) {
+      return false;
+    }
+    const next = host.blobs.writeInPlace(ref, bytes, host.options.sync);
+    const write: WriteOp = { type: 'blobRef', key, value: encodeBlobRef(next) };
+    const select = (ops: readonly EncodedOp[]): readonly EncodedOp[] =>
+      host.storedIs(key, read) && host.blobs.isAppendable(ref.fileNumber) ? ops : [];
+    try {
+      return host.writeNow(write, select);
+    } catch (error) {
+      if (error instanceof StrataError && error.code === 'ERR_CONFLICT') return false;
+      throw error;
+    }
+  }
+
+  /** Runs the append after the one running for `id`, with private copies of key and bytes. */
+  #queue(id: string, key: Uint8Array, bytes: Uint8Array): Promise<void> {
+    const previous = this.#running.get(id)!;
+    const start = (): Promise<void> => this.#appendNow(key, bytes, true);
+    return this.#track(id, previous.then(start, start));
+  }
+
+  /** Makes `run` the running append of `id` until it settles. */
+  #track(id: string, run: Promise<void>): Promise<void> {
     this.#running.set(id, run);
     const forget = (): void => {
       if (this.#running.get(id) === run) this.#running.delete(id);

@@ -373,6 +373,7 @@ export class Strata {
       options: this.#options,
       readStored: (key) => this.#readStored(key),
       storedIs: (key, expected) => this.#storedIs(key, expected),
+      canWriteNow: () => this.#appendCanWriteNow(),
       writeNow: (op, select) => this.#appendWriteNow(op, select),
       write: (op, select) => this.#write(() => [op], { select }),
       checkOpen: () => this.#checkOpen(),
@@ -571,8 +572,8 @@ export class Strata {
   append(key: Uint8Array | string, bytes: Uint8Array | string): Promise<void> {
     try {
       this.#checkOpen();
-      const keyBytes = encodeKey(key, this.#options.maxKeyBytes).slice();
-      // Not copied: the appender copies the bytes only if it has to keep them past this call.
+      // Neither is copied here: the appender copies what it has to keep past this call.
+      const keyBytes = encodeKey(key, this.#options.maxKeyBytes);
       const appended = encodeValue(bytes, this.#options.maxValueBytes, 'bytes');
       return this.#appender.append(keyBytes, appended);
     } catch (error) {
@@ -1038,15 +1039,20 @@ export class Strata {
     select: (ops: readonly EncodedOp[]) => readonly EncodedOp[],
   ): boolean {
     this.#checkOpen();
-    const eligible =
-      op.type === 'blobRef' &&
+    if (op.type !== 'blobRef' || !this.#appendCanWriteNow()) return false;
+    if (this.#committer.writeNow([op], { select }) === undefined) return false;
+    this.#userBytesWritten += byteLength(op.key) + byteLength(op.value!);
+    return true;
+  }
+
+  #appendCanWriteNow(): boolean {
+    return (
       !this.#options.sync &&
       this.#blobGate === undefined &&
       this.#stalled.length === 0 &&
-      this.#stallReason() === undefined;
-    if (!eligible || this.#committer.writeNow([op], { select }) === undefined) return false;
-    this.#userBytesWritten += byteLength(op.key) + byteLength(op.value!);
-    return true;
+      this.#stallReason() === undefined &&
+      this.#committer.canWriteNow()
+    );
   }
 
   /** To the committer, or to the stall queue when there is no room. */

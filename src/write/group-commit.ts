@@ -201,8 +201,7 @@ export class GroupCommitter {
    * reject with. Its bytes are not copied: they are applied before it returns.
    */
   writeNow(ops: readonly WriteOp[], options?: WriteOptions): WriteResult | undefined {
-    if (this.pending.length > 0 || this.closeScheduled) return undefined;
-    if (this.immediateWrites >= IMMEDIATE_WRITES_MAX) return undefined;
+    if (!this.canWriteNow()) return undefined;
     const encoded = encodeOps(ops, (bytes) => bytes);
     if (readSyncOption(options)) return undefined;
     const select = options?.select;
@@ -231,6 +230,15 @@ export class GroupCommitter {
     this.counters.writes++;
     this.counters.ops += encoded.length;
     return outcome.result;
+  }
+
+  /** Whether writeNow would take a write that does not ask for `sync` now. */
+  canWriteNow(): boolean {
+    return (
+      this.pending.length === 0 &&
+      !this.closeScheduled &&
+      this.immediateWrites < IMMEDIATE_WRITES_MAX
+    );
   }
 
   /** Writers queued in the group that has not closed yet. */
