@@ -34,11 +34,13 @@ export interface AppenderHost {
   storedIs(key: Uint8Array, expected: Stored | undefined): boolean;
   /** Whether writeNow would commit a reference now (it may still meet a conflict). */
   canWriteNow(): boolean;
+  /** Whether other threads may write keys directly (attached handles exist). */
+  othersMayWrite(): boolean;
   /**
    * Commits `op` at once if the engine can (true), else does nothing (false). Throws ERR_CONFLICT
    * when `select` keeps nothing.
    */
-  writeNow(op: WriteOp, select: (ops: readonly EncodedOp[]) => readonly EncodedOp[]): boolean;
+  writeNow(op: WriteOp, select?: (ops: readonly EncodedOp[]) => readonly EncodedOp[]): boolean;
   /** Through the write path; rejects with ERR_CONFLICT when `select` keeps nothing. */
   write(op: WriteOp, select: (ops: readonly EncodedOp[]) => readonly EncodedOp[]): Promise<void>;
   /** Throws ERR_CLOSED once the database is closed. */
@@ -110,8 +112,12 @@ export class Appender {
     }
     const next = host.blobs.writeInPlace(ref, bytes, host.options.sync);
     const write: WriteOp = { type: 'blobRef', key, value: encodeBlobRef(next) };
-    const select = (ops: readonly EncodedOp[]): readonly EncodedOp[] =>
-      host.storedIs(key, read) && host.blobs.isAppendable(ref.fileNumber) ? ops : [];
+    // Nothing on this thread ran since the read; only an attached thread's direct write could
+    // have changed the key, so only then is the version check needed.
+    const select = host.othersMayWrite()
+      ? (ops: readonly EncodedOp[]): readonly EncodedOp[] =>
+          host.storedIs(key, read) && host.blobs.isAppendable(ref.fileNumber) ? ops : []
+      : undefined;
     try {
       return host.writeNow(write, select);
     } catch (error) {

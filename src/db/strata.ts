@@ -374,6 +374,7 @@ export class Strata {
       readStored: (key) => this.#readStored(key),
       storedIs: (key, expected) => this.#storedIs(key, expected),
       canWriteNow: () => this.#appendCanWriteNow(),
+      othersMayWrite: () => this.#handles !== undefined,
       writeNow: (op, select) => this.#appendWriteNow(op, select),
       write: (op, select) => this.#write(() => [op], { select }),
       checkOpen: () => this.#checkOpen(),
@@ -1036,11 +1037,12 @@ export class Strata {
    */
   #appendWriteNow(
     op: WriteOp,
-    select: (ops: readonly EncodedOp[]) => readonly EncodedOp[],
+    select: ((ops: readonly EncodedOp[]) => readonly EncodedOp[]) | undefined,
   ): boolean {
     this.#checkOpen();
     if (op.type !== 'blobRef' || !this.#appendCanWriteNow()) return false;
-    if (this.#committer.writeNow([op], { select }) === undefined) return false;
+    const options = select === undefined ? undefined : { select };
+    if (this.#committer.writeNow([op], options) === undefined) return false;
     this.#userBytesWritten += byteLength(op.key) + byteLength(op.value!);
     return true;
   }
