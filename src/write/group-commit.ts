@@ -310,9 +310,7 @@ export class GroupCommitter {
         }
       }
       if (expander !== undefined) ops = expander.add(ops);
-      for (const op of ops) {
-        records.push({ ...op, seq: firstSeq + records.length });
-      }
+      for (const op of ops) records.push(pendingRecord(op, firstSeq + records.length));
       sync ||= writer.sync;
       results.push({ firstSeq: writerFirstSeq, lastSeq: firstSeq + records.length - 1 });
     }
@@ -392,4 +390,18 @@ function sliceGroup(group: readonly PendingWrite[], maxGroupBytes: number): Pend
   }
   if (current.length > 0) slices.push(current);
   return slices;
+}
+
+/** The record of `op` at `seq`, built field by field (an object spread took a slow path). */
+function pendingRecord(op: EncodedOp, seq: Seq): PendingRecord {
+  if (op.blobCapacity === undefined) {
+    return { kind: op.kind, userKey: op.userKey, value: op.value, seq };
+  }
+  return {
+    kind: op.kind,
+    userKey: op.userKey,
+    value: op.value,
+    seq,
+    blobCapacity: op.blobCapacity,
+  };
 }
