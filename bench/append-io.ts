@@ -39,10 +39,14 @@ export function readWriteChars(): number | undefined {
  * `gc` comes from V8's --expose-gc, switched on here for a fresh context.
  */
 export function collectGarbage(): void {
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as () => void;
+  if (gc === undefined) {
+    setFlagsFromString('--expose-gc');
+    gc = runInNewContext('gc') as () => void;
+  }
   gc();
 }
+
+let gc: (() => void) | undefined;
 
 export async function waitUntilWritesSettle(busy: () => boolean = () => false): Promise<number> {
   const startedMs = performance.now();

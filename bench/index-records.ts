@@ -6,6 +6,7 @@
  * next to each record (`idx:<field>:<value>:<key>`).
  */
 import type { Fields } from '../src/fields/field-codec.js';
+import { fmix32 } from '../src/sst/murmur3.js';
 
 /** The fields bench/index.ts indexes, in the order extra indexes are added. */
 export const INDEXED_FIELDS = ['author', 'year', 'title'] as const;
@@ -99,11 +100,7 @@ export function keysText(keys: readonly Uint8Array[]): string {
 
 /** A well-mixed u32 of three integers (murmur3's finalizer over a simple combination). */
 function hash3(first: number, second: number, salt: number): number {
-  let hash = Math.imul(first ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(second + 1, 0xc2b2ae35) ^ salt;
-  hash ^= hash >>> 16;
-  hash = Math.imul(hash, 0x85ebca6b);
-  hash ^= hash >>> 13;
-  hash = Math.imul(hash, 0xc2b2ae35);
-  hash ^= hash >>> 16;
-  return hash >>> 0;
+  return fmix32(
+    Math.imul(first ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(second + 1, 0xc2b2ae35) ^ salt,
+  );
 }

@@ -37,8 +37,8 @@ export interface AppenderHost {
   /** Whether other threads may write keys directly (attached handles exist). */
   othersMayWrite(): boolean;
   /**
-   * Commits `op` at once if the engine can (true), else does nothing (false). Throws ERR_CONFLICT
-   * when `select` keeps nothing.
+   * Commits `op` at once (true), or does nothing (false). Throws ERR_CONFLICT when `select` keeps
+   * nothing. Requires: canWriteNow() returned true in this turn.
    */
   writeNow(op: WriteOp, select?: (ops: readonly EncodedOp[]) => readonly EncodedOp[]): boolean;
   /** Through the write path; rejects with ERR_CONFLICT when `select` keeps nothing. */
@@ -54,6 +54,14 @@ export interface AppenderHost {
 const appendCopies = new AggregationBuffer(64 * 1024);
 
 const RESOLVED: Promise<void> = Promise.resolve();
+
+type Select = (ops: readonly EncodedOp[]) => readonly EncodedOp[];
+
+/** An in-place append's reference and the check its commit makes. */
+interface InPlaceCommit {
+  readonly write: WriteOp;
+  readonly select: Select;
+}
 
 /** A key as a Map key: its bytes as latin1. */
 function idOf(key: Uint8Array): string {
@@ -105,21 +113,13 @@ export class Appender {
     if (!host.canWriteNow()) return false;
     const read = host.readStored(key);
     if (read?.kind !== KIND_BLOB_REFERENCE) return false;
-    const ref = host.blobs.decode(read.value);
-    this.#checkSize(ref.used + bytes.length);
-    if (ref.capacity - ref.used < bytes.length || !host.blobs.isAppendable(ref.fileNumber)) {
-      return false;
-    }
-    const next = host.blobs.writeInPlace(ref, bytes, host.options.sync);
-    const write: WriteOp = { type: 'blobRef', key, value: encodeBlobRef(next) };
+    const inPlace = this.#writeInPlace(key, read, bytes);
+    if (inPlace === undefined) return false;
     // Nothing on this thread ran since the read; only an attached thread's direct write could
     // have changed the key, so only then is the version check needed.
-    const select = host.othersMayWrite()
-      ? (ops: readonly EncodedOp[]): readonly EncodedOp[] =>
-          host.storedIs(key, read) && host.blobs.isAppendable(ref.fileNumber) ? ops : []
-      : undefined;
+    const select = host.othersMayWrite() ? inPlace.select : undefined;
     try {
-      return host.writeNow(write, select);
+      return host.writeNow(inPlace.write, select);
     } catch (error) {
       if (error instanceof StrataError && error.code === 'ERR_CONFLICT') return false;
       throw error;
@@ -155,26 +155,16 @@ export class Appender {
         host.storedIs(key, read) ? ops : [];
       let write: WriteOp;
       if (read?.kind === KIND_BLOB_REFERENCE) {
-        const ref = host.blobs.decode(read.value);
-        this.#checkSize(ref.used + bytes.length);
-        const fits = ref.capacity - ref.used >= bytes.length;
-        if (fits && host.blobs.isAppendable(ref.fileNumber)) {
-          const next = host.blobs.writeInPlace(ref, bytes, host.options.sync);
-          write = { type: 'blobRef', key, value: encodeBlobRef(next) };
-          // A GC round that retired the file before this commits has scanned (or will scan) the
-          // old reference and would remove the file under the new one: then retry, rewriting.
-          select = (ops) =>
-            host.storedIs(key, read) && host.blobs.isAppendable(ref.fileNumber) ? ops : [];
-        } else {
-          write = this.#rewrite(key, concatBytes(host.blobs.read(read.value), bytes));
-        }
+        const inPlace = this.#writeInPlace(key, read, bytes);
+        if (inPlace !== undefined) ({ write, select } = inPlace);
+        else write = this.#rewrite(key, concatBytes(host.blobs.read(read.value), bytes));
       } else {
         const base = read?.value ?? new Uint8Array(0);
         this.#checkSize(base.length + bytes.length);
         write = this.#rewrite(key, concatBytes(base, bytes));
       }
       try {
-        if (host.writeNow(write, select)) return;
+        if (host.canWriteNow() && host.writeNow(write, select)) return;
         // A retry runs after this wait, when the caller may have reused its buffer.
         if (!bytesAreCopy) {
           bytes = appendCopies.copy(bytes);
@@ -191,6 +181,28 @@ export class Appender {
       'ERR_CONFLICT',
       `append: other writes to the key changed it ${APPEND_ATTEMPTS} times in a row`,
     );
+  }
+
+  /**
+   * Writes `bytes` into the reserve of the blob `read` names and returns the reference to commit
+   * with its version check, or undefined (nothing written) when the reserve is too small or the
+   * file is being collected. ERR_VALUE_TOO_LARGE past maxValueBytes.
+   */
+  #writeInPlace(key: Uint8Array, read: Stored, bytes: Uint8Array): InPlaceCommit | undefined {
+    const host = this.#host;
+    const ref = host.blobs.decode(read.value);
+    this.#checkSize(ref.used + bytes.length);
+    if (ref.capacity - ref.used < bytes.length || !host.blobs.isAppendable(ref.fileNumber)) {
+      return undefined;
+    }
+    const next = host.blobs.writeInPlace(ref, bytes, host.options.sync);
+    return {
+      write: { type: 'blobRef', key, value: encodeBlobRef(next) },
+      // A GC round that retired the file before this commits has scanned (or will scan) the old
+      // reference and would remove the file under the new one: then retry, rewriting.
+      select: (ops) =>
+        host.storedIs(key, read) && host.blobs.isAppendable(ref.fileNumber) ? ops : [],
+    };
   }
 
   /** A put of the whole value into a new blob whose reserve expects more appends. */

@@ -1031,22 +1031,26 @@ export class Strata {
   }
 
   /**
-   * An in-place append's new reference, applied at once when nothing may order before it
-   * (GroupCommitter.writeNow: no open group; here also no stall, no write waiting for the first
-   * blob file, no power-loss durability, whose msync a group shares). False: use #write.
+   * An in-place append's new reference, applied at once (GroupCommitter.writeNow); false: use
+   * #write. Requires: #appendCanWriteNow() returned true in this turn.
    */
   #appendWriteNow(
     op: WriteOp,
     select: ((ops: readonly EncodedOp[]) => readonly EncodedOp[]) | undefined,
   ): boolean {
     this.#checkOpen();
-    if (op.type !== 'blobRef' || !this.#appendCanWriteNow()) return false;
+    if (op.type !== 'blobRef') return false;
     const options = select === undefined ? undefined : { select };
     if (this.#committer.writeNow([op], options) === undefined) return false;
     this.#userBytesWritten += byteLength(op.key) + byteLength(op.value!);
     return true;
   }
 
+  /**
+   * Whether an append may commit now, when nothing may order before it: no open group, no stall,
+   * no write waiting for the first blob file, and no power-loss durability, whose msync a group
+   * shares.
+   */
   #appendCanWriteNow(): boolean {
     return (
       !this.#options.sync &&

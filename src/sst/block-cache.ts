@@ -128,11 +128,8 @@ export class BlockCache {
   bindSlot(fileNumber: number, offsetBytes: number, slots: BlockSlots, position: number): boolean {
     const node = this.files.get(fileNumber)?.get(offsetBytes);
     if (node === undefined) return false;
-    if (node.slots !== undefined && node.slots !== slots) {
-      // Two readers given one cache id: the block follows the one that read it last.
-      node.slots.blocks[node.position] = undefined;
-      node.slots.referenced[node.position] = 0;
-    }
+    // Two readers given one cache id: the block follows the one that read it last.
+    if (node.slots !== slots) this.unbindSlot(node);
     node.slots = slots;
     node.position = position;
     slots.blocks[position] = node.block;
@@ -240,13 +237,18 @@ export class BlockCache {
     blocks.delete(node.offsetBytes);
     if (blocks.size === 0) this.files.delete(node.fileNumber);
     this.unlink(node);
-    if (node.slots !== undefined) {
-      node.slots.blocks[node.position] = undefined;
-      node.slots.referenced[node.position] = 0;
-    }
+    this.unbindSlot(node);
     this.sizeBytes -= node.chargeBytes;
     this.entryCount--;
     assert(this.sizeBytes >= 0 && this.entryCount >= 0);
+  }
+
+  /** Empties the slot that holds the node's block, if any. */
+  private unbindSlot(node: CacheNode): void {
+    if (node.slots === undefined) return;
+    node.slots.blocks[node.position] = undefined;
+    node.slots.referenced[node.position] = 0;
+    node.slots = undefined;
   }
 
   private unlink(node: CacheNode): void {

@@ -27,7 +27,12 @@ export function murmur3(key: Uint8Array, seed: number): number {
     tail = Math.imul(tail, 0x1b873593);
     hash ^= tail;
   }
-  hash ^= length;
+  return fmix32(hash ^ length);
+}
+
+/** MurmurHash3's 32-bit finaliser: mixes every input bit into every output bit (a bijection). */
+export function fmix32(input: number): number {
+  let hash = input;
   hash ^= hash >>> 16;
   hash = Math.imul(hash, 0x85ebca6b);
   hash ^= hash >>> 13;

@@ -72,13 +72,18 @@ export async function runStress(
   };
   const db = await Strata.open(layout.storeDir, stressStoreOptions());
   try {
-    const startup = await verifyStore(db, layout, {
-      keysPerThread: config.keysPerThread,
-      settle: true,
-    });
-    counters.checks.recoveredKey += startup.keys;
-    counters.checks.indexFull += startup.indexes;
-    for (const detail of startup.failures) fail({ where: 'open', detail });
+    // Checks every key and index, counting the checks and reporting failures as `where`.
+    const verify = async (where: string): Promise<VerifyResult> => {
+      const result = await verifyStore(db, layout, {
+        keysPerThread: config.keysPerThread,
+        settle: true,
+      });
+      counters.checks.recoveredKey += result.keys;
+      counters.checks.indexFull += result.indexes;
+      for (const detail of result.failures) fail({ where, detail });
+      return result;
+    };
+    const startup = await verify('open');
     const report = (final: VerifySummary | undefined, store: StoreCounters): StressReport => ({
       config,
       elapsedMs: Date.now() - startedMs,
@@ -108,13 +113,7 @@ export async function runStress(
     }
     addCounters(counters, threads.counters());
     addCounters(counters, coordinator.counters);
-    const final = await verifyStore(db, layout, {
-      keysPerThread: config.keysPerThread,
-      settle: true,
-    });
-    counters.checks.recoveredKey += final.keys;
-    counters.checks.indexFull += final.indexes;
-    for (const detail of final.failures) fail({ where: 'after the run', detail });
+    const final = await verify('after the run');
     const store = storeCounters(db.stats());
     if (options.progressLines === true) {
       writeLine(`progress ${JSON.stringify({ counters, store, done: true })}\n`);

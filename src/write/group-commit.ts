@@ -212,23 +212,19 @@ export class GroupCommitter {
     for (const op of encoded) sizeBytes += opSizeBytes(op);
     this.immediateWrites++;
     this.counters.groups++;
-    const writer: PendingWrite = {
+    const ignore = (): void => {};
+    const writer = {
       ops: encoded,
       sizeBytes,
       sync: false,
       select,
-      resolve: () => {},
-      reject: () => {},
+      resolve: ignore,
+      reject: ignore,
     };
-    const outcome = this.applySlice([writer])[0]!;
-    this.counters.largestGroupWrites = Math.max(this.counters.largestGroupWrites, 1);
-    this.counters.largestGroupOps = Math.max(this.counters.largestGroupOps, encoded.length);
-    if (!outcome.ok) {
-      this.counters.writesFailed++;
-      throw outcome.error;
-    }
-    this.counters.writes++;
-    this.counters.ops += encoded.length;
+    const outcomes = this.applySlice([writer]);
+    this.settle([writer], outcomes); // the counters; the caller gets the outcome below
+    const outcome = outcomes[0]!;
+    if (!outcome.ok) throw outcome.error;
     return outcome.result;
   }
 
